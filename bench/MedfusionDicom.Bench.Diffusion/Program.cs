@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using MedfusionDicom.Diffusion.Networks;
+using MedfusionDicom.Torch;
+using MedfusionDicom.Torch.Serialization;
+using static MedfusionDicom.Torch.torch;
+
+// Medfusion UNet forward time, ours against the PyTorch model of the parity test (python3-torch at /usr/bin/python3)
+// on the same weights and input, one thread each, median of ROUNDS after a warm-up. Runs the two alternately per
+// configuration so that load from other processes hits both alike.
+int rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
+set_num_threads(1);
+var repo = AppContext.BaseDirectory;
+while (!File.Exists(Path.Combine(repo, "MedfusionDicom.sln"))) repo = Path.GetDirectoryName(repo.TrimEnd('/'))!;
+var script = Path.Combine(repo, "bench", "MedfusionDicom.Bench.Diffusion", "bench_unet.py");
+var configs = new (string name, UNetConfig cfg, long[] shape)[]
+{
+    ("bundled medfusion-cxr UNet, 4x16x16 latents, batch 4", new UNetConfig { InChannels = 4, OutChannels = 4, HidChs = [64, 64, 128, 128], EmbDim = 256, NumClasses = 2 }, [4, 4, 16, 16]),
+    ("reference default UNet (256-256-512-1024), 8x32x32 latents, batch 1", new UNetConfig { NumClasses = 2 }, [1, 8, 32, 32]),
+};
+Console.WriteLine("| network | ours (s/forward) | python3-torch 1.13 (s/forward) | ours / PyTorch |");
+Console.WriteLine("|---|---|---|---|");
+foreach (var (name, cfg, shape) in configs)
+{
+    var tmp = Directory.CreateTempSubdirectory("bench").FullName;
+    using var scope = NewDisposeScope();
+    using var net = new MedfusionUNet(cfg);
+    net.eval();
+    var x = randn(shape);
+    var t = full([shape[0]], 500L, ScalarType.Int64);
+    var labels = zeros([shape[0]], ScalarType.Int64);
+    Safetensors.Save(Path.Combine(tmp, "w.safetensors"), net.state_dict());
+    Safetensors.Save(Path.Combine(tmp, "in.safetensors"), new Dictionary<string, Tensor> { ["x"] = x, ["t"] = t, ["labels"] = labels });
+    File.WriteAllText(Path.Combine(tmp, "cfg.json"), JsonSerializer.Serialize(cfg, ConfigJson.Options));
+    var ours = new List<double>();
+    using (no_grad())
+    {
+        net.call(x, t, labels).Dispose();
+        for (int r = 0; r < rounds; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            using (NewDisposeScope()) net.call(x, t, labels);
+            ours.Add(sw.Elapsed.TotalSeconds);
+        }
+    }
+    var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true };
+    foreach (var a in new[] { script, Path.Combine(tmp, "cfg.json"), Path.Combine(tmp, "w.safetensors"), Path.Combine(tmp, "in.safetensors"), rounds.ToString(CultureInfo.InvariantCulture) })
+        psi.ArgumentList.Add(a);
+    using var p = Process.Start(psi)!;
+    var py = double.Parse(p.StandardOutput.ReadToEnd().Trim(), CultureInfo.InvariantCulture);
+    p.WaitForExit();
+    ours.Sort();
+    double med = ours[ours.Count / 2];
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {med:F4} | {py:F4} | {med / py:F2} |"));
+    Directory.Delete(tmp, true);
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Writes models/NAME/MODEL_CARD.md from the model directory's config.json and state.json, plus an optional
+# evaluation table (the Markdown `medfusion eval ...` prints). Usage: scripts/model-card.sh NAME [EVAL.md]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+name="$1"; eval_md="${2:-}"
+dir="${MODEL_DIR:-$root/models/$name}"  # MODEL_DIR: a snapshot of the model directory
+cfg="$dir/config.json"; state="$dir/state.json"
+kind=$(jq -r .kind "$cfg")
+step=$(jq -r .step "$state"); total=$(jq -r .steps "$cfg")
+hours=$(jq -r '.elapsedSeconds / 3600 * 100 | floor / 100' "$state")
+images=$(jq -r .imagesSeen "$state"); loss=$(jq -r '.recentLoss * 10000 | floor / 10000' "$state")
+finished=$(jq -r .finished "$state")
+params=$(du -b "$dir/model.safetensors" | awk '{printf "%.2f", $1 / 4 / 1e6}')
+{
+  echo "# $name"
+  echo
+  if [ "$finished" != "true" ]; then
+    echo "**Partial checkpoint.** Training was stopped (or is still running) at step $step of $total; the"
+    echo "weights are not converged and the metrics below are those of this partial state. Resume with"
+    echo "\`scripts/train-demo-models.sh\` (or the \`medfusion train\` command below): a model directory with"
+    echo "state.json continues from its last checkpoint (the optimizer's moments restart)."
+    echo
+  fi
+  echo "- Kind: $kind$( [ "$kind" = cdiff ] && echo " ($(jq -r .task "$cfg"), scale $(jq -r .scale "$cfg"))" )"
+  echo "- Data: ../shared/data/cxr-pneumonia/cxr128.npy, official train split minus a 5 % validation hold-out (labels: $(jq -r '.labels | join(", ")' "$cfg"))$( [ "$(jq -r .cropSize "$cfg")" != 0 ] && echo ", random $(jq -r .cropSize "$cfg")x$(jq -r .cropSize "$cfg") crops (the network is fully convolutional and runs on whole images)")"
+  echo "- Parameters: ${params} M (float32), weights: model.safetensors (EMA, decay $(jq -r .emaDecay "$cfg")), train-state.safetensors (raw, for resuming)"
+  echo "- Training: step $step / $total, batch $(jq -r .batchSize "$cfg"), learning rate $(jq -r .learningRate "$cfg"), $images images seen, ${hours} h on a shared 2-core CPU (1 torch thread, nice 10), recent loss $loss"
+  echo "- Config: config.json here (the network part is fixed for resuming); the training config is config/models/${name//\//-}.json"
+  echo
+  echo "Train or resume:"
+  echo
+  echo '```'
+  case "$kind" in
+    vae) echo "medfusion train vae --data ../shared/data/cxr-pneumonia/cxr128.npy --config config/models/${name//\//-}.json --out models/$name";;
+    medfusion) echo "medfusion train medfusion --data ../shared/data/cxr-pneumonia/cxr128.npy --config config/models/medfusion-cxr.json --out models/$name";;
+    cdiff) echo "medfusion train cdiff --data ../shared/data/cxr-pneumonia/cxr128.npy --config config/models/$name.json --out models/$name";;
+  esac
+  echo '```'
+  if [ -n "$eval_md" ] && [ -s "$eval_md" ]; then
+    echo
+    echo "## Evaluation (test split)"
+    echo
+    cat "$eval_md"
+  fi
+} > "$dir/MODEL_CARD.md"
+echo "wrote $dir/MODEL_CARD.md"

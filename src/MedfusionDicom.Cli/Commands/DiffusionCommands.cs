@@ -1,0 +1,285 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using MedfusionDicom.Dicom;
+using MedfusionDicom.Dicom.Codecs;
+using MedfusionDicom.Dicom.Derived;
+using MedfusionDicom.Dicom.Imaging;
+using MedfusionDicom.Diffusion.Evaluation;
+using MedfusionDicom.Diffusion.Pipelines;
+using MedfusionDicom.Diffusion.Schedulers;
+using MedfusionDicom.Diffusion.Training;
+using MedfusionDicom.Torch;
+
+namespace MedfusionDicom.Cli.Commands;
+
+/// <summary>
+/// `medfusion sample|denoise|super-resolve|inpaint`: run the bundled (or any trained) models on DICOM files.
+/// Outputs are derived instances (same study, new series) written through DerivedImageBuilder, with pixel values in the
+/// input's scale; samples are synthetic Secondary Capture images.
+/// </summary>
+internal static class DiffusionCommands
+{
+    private const string Version = "1.0";
+
+    public static IEnumerable<Command> Create() => [Sample(), Restore(RestorationTask.Denoise), Restore(RestorationTask.SuperResolve), Restore(RestorationTask.Inpaint), Eval()];
+
+    // ---- shared options ----
+    private static Option<string> ModelOption() => new("--model") { Description = "Model directory, or a name under ./models (e.g. cdiff-cxr-denoise)", Required = true };
+    private static Option<long> SeedOption() => new("--seed") { Description = "Random seed (same seed, same output)", DefaultValueFactory = _ => 0 };
+    private static Option<string> SamplerOption(string dflt) => new("--sampler") { Description = "ddim, ddpm or dpm-solver (DPM-Solver++ 2M)", DefaultValueFactory = _ => dflt };
+    private static Option<double> EtaOption(double dflt) => new("--eta") { Description = "DDIM stochasticity (0 deterministic, 1 the reference's default)", DefaultValueFactory = _ => dflt };
+
+    /// <summary>A model directory: the argument itself, or ./models/NAME, or models/NAME next to the executable's repository.</summary>
+    internal static string ResolveModel(string name)
+    {
+        if (Directory.Exists(name)) return name;
+        var local = Path.Combine("models", name);
+        if (Directory.Exists(local)) return local;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var p = Path.Combine(dir.FullName, "models", name);
+            if (Directory.Exists(p)) return p;
+        }
+        throw new ArgumentException($"model '{name}' not found (a directory, or models/{name})");
+    }
+
+    internal static SamplerKind ParseSampler(string s) => SamplerNames.Parse(s);
+
+    /// <summary>Sampling options with a stderr progress bar and the command's cancellation token.</summary>
+    internal static SamplingOptions Options(int steps, double eta, torch.Generator g, string what, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var progress = new InlineProgress(p => ProgressBar.WriteSampling(Console.Error, what, p.Step, p.TotalSteps, clock.Elapsed.TotalSeconds / p.Step));
+        return new SamplingOptions { Steps = steps, Eta = eta, Generator = g, Progress = progress, CancellationToken = ct };
+    }
+
+    private sealed class InlineProgress(Action<SamplingProgress> report) : IProgress<SamplingProgress>
+    {
+        public void Report(SamplingProgress value) => report(value);
+    }
+
+    // ---- sample ----
+    private static Command Sample()
+    {
+        var model = ModelOption();
+        var label = new Option<string>("--label") { Description = "Class to generate (e.g. NORMAL, PNEUMONIA)", Required = true };
+        var count = new Option<int>("--count") { Description = "Number of images", DefaultValueFactory = _ => 1 };
+        var steps = new Option<int>("--steps") { Description = "Sampler steps", DefaultValueFactory = _ => 25 };
+        var seed = SeedOption();
+        var sampler = SamplerOption("dpm-solver");
+        var eta = EtaOption(1.0);
+        var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance scale (1 = plain conditional)", DefaultValueFactory = _ => 1.0 };
+        var outDir = new Option<string>("--out") { Description = "Output directory for the DICOM files", Required = true };
+        var cmd = new Command("sample", "Generate synthetic images of a class with a Medfusion model") { model, label, count, steps, seed, sampler, eta, guidance, outDir };
+        CliAction.Set(cmd, async (parse, ct) =>
+        {
+            var dir = ResolveModel(parse.GetValue(model)!);
+            var (cfg, unet, scheduler) = ModelStore.LoadDiffusion(dir);
+            if (cfg.Kind != ModelKind.Medfusion) throw new ArgumentException($"{dir} is not a Medfusion (sampling) model");
+            using var _ = unet;
+            using var vae = ModelStore.LoadVae(ModelStore.ResolveVae(dir, cfg));
+            int labelIndex = Array.IndexOf(cfg.Labels, parse.GetValue(label));
+            if (labelIndex < 0) throw new ArgumentException($"unknown label '{parse.GetValue(label)}' (the model knows {string.Join(", ", cfg.Labels)})");
+            int n = parse.GetValue(count);
+            if (n < 1) throw new ArgumentException("--count must be positive");
+            var pipe = new LatentDiffusionPipeline(vae, unet, scheduler, cfg.LatentScale);
+            using var g = new torch.Generator((ulong)parse.GetValue(seed));
+            var builder = new DerivedImageBuilder(new DerivedImageProcessing
+            {
+                DerivationDescription = $"Synthetic {cfg.Labels[labelIndex]} image generated by Medfusion latent diffusion ({Path.GetFileName(Path.GetFullPath(dir))})",
+                AlgorithmName = "Medfusion",
+                AlgorithmVersion = Version,
+                ModelName = Path.GetFileName(Path.GetFullPath(dir)),
+                SeriesDescription = $"Synthetic {cfg.Labels[labelIndex]} (Medfusion)",
+                IsSynthetic = true,
+            });
+            var output = parse.GetValue(outDir)!;
+            Directory.CreateDirectory(output);
+            int size = cfg.ImageSize;
+            for (int i = 0; i < n; i++)
+            {
+                float[] values;
+                // Dispose scopes are per thread: the tensor work is finished before the first await.
+                using (torch.NewDisposeScope())
+                {
+                    var opts = Options(parse.GetValue(steps), parse.GetValue(eta), g, $"image {i + 1}/{n}", ct);
+                    var img = pipe.Sample([labelIndex], size, size, ParseSampler(parse.GetValue(sampler)!), opts, parse.GetValue(guidance));
+                    values = img.contiguous().ToArray<float>().Select(v => (v + 1f) * 127.5f).ToArray();
+                }
+                var pixels = Pixels(values, size, size, "MONOCHROME2", 8, false);
+                var file = builder.Build(null, pixels, i + 1).ToFile();
+                await file.SaveAsync(Path.Combine(output, string.Create(CultureInfo.InvariantCulture, $"sample-{i + 1:D4}.dcm")), cancellationToken: ct);
+            }
+            Console.Error.WriteLine();
+            return CliAction.Ok;
+        });
+        return cmd;
+    }
+
+    // ---- restoration verbs ----
+    private static Command Restore(RestorationTask task)
+    {
+        var (name, about) = task switch
+        {
+            RestorationTask.Denoise => ("denoise", "Remove Gaussian and salt-and-pepper noise with a Med-cDiff model"),
+            RestorationTask.SuperResolve => ("super-resolve", "Upscale an image with a Med-cDiff super-resolution model"),
+            _ => ("inpaint", "Fill a masked region with a Med-cDiff inpainting model (known pixels are kept exactly)"),
+        };
+        var input = new Argument<string>("IN") { Description = "Input DICOM file (single-channel)" };
+        var output = new Argument<string>("OUT") { Description = "Output DICOM file (a derived instance of IN in a new series)" };
+        var model = ModelOption();
+        var steps = new Option<int>("--steps") { Description = "Sampler steps", DefaultValueFactory = _ => 50 };
+        var seed = SeedOption();
+        var sampler = SamplerOption("ddim");
+        var eta = EtaOption(0.0);
+        var cmd = new Command(name, about) { input, output, model, steps, seed, sampler, eta };
+        var scale = new Option<int>("--scale") { Description = "Upscaling factor (the model's)", DefaultValueFactory = _ => 2 };
+        var maskBox = new Option<string?>("--mask-box") { Description = "Region to fill: X,Y,W,H in pixels" };
+        var maskFile = new Option<string?>("--mask") { Description = "Mask DICOM file of the input's size: non-zero pixels are filled" };
+        if (task == RestorationTask.SuperResolve) cmd.Options.Add(scale);
+        if (task == RestorationTask.Inpaint) { cmd.Options.Add(maskBox); cmd.Options.Add(maskFile); }
+        CliAction.Set(cmd, async (parse, ct) =>
+        {
+            var dir = ResolveModel(parse.GetValue(model)!);
+            var (cfg, unet, scheduler) = ModelStore.LoadDiffusion(dir);
+            using var _ = unet;
+            if (cfg.Kind != ModelKind.Cdiff || cfg.Task != task) throw new ArgumentException($"{dir} is not a Med-cDiff {name} model");
+            if (task == RestorationTask.SuperResolve && parse.GetValue(scale) != cfg.Scale) throw new ArgumentException($"the model upscales by {cfg.Scale}, not {parse.GetValue(scale)}");
+            GdcmCodecs.RegisterDefault();
+            var source = await DicomFile.OpenAsync(parse.GetValue(input)!, cancellationToken: ct);
+            var (image, lo, hi, inverted) = ReadImage(source.Dataset);
+            bool[]? mask = null;
+            if (task == RestorationTask.Inpaint) mask = await Mask(parse.GetValue(maskBox), parse.GetValue(maskFile), image.Width, image.Height, ct);
+            using var g = new torch.Generator((ulong)parse.GetValue(seed));
+            var pipe = new RestorationPipeline(unet, scheduler, task);
+            var result = ImageRestorer.Restore(pipe, image, mask, cfg.Scale, ParseSampler(parse.GetValue(sampler)!), Options(parse.GetValue(steps), parse.GetValue(eta), g, name, ct));
+            Console.Error.WriteLine();
+            var values = result.Data.Select(v => (inverted ? -v : v) * 0.5f * (hi - lo) + 0.5f * (hi + lo)).ToArray();
+            if (mask is not null) // known pixels: the source's own values, not a round trip through [-1, 1]
+            {
+                var original = DicomPixelData.Create(source.Dataset).ToFloat32(0).Data;
+                for (int i = 0; i < mask.Length; i++) if (!mask[i]) values[i] = original[i];
+            }
+            var desc = DicomPixelDescription.FromDataset(source.Dataset);
+            var pixels = Pixels(values, result.Width, result.Height, desc.PhotometricInterpretation, desc.BitsStored, desc.IsSigned);
+            var builder = new DerivedImageBuilder(new DerivedImageProcessing
+            {
+                DerivationDescription = $"{about} ({Path.GetFileName(Path.GetFullPath(dir))}, {parse.GetValue(steps)} steps, seed {parse.GetValue(seed)})",
+                DerivationCodes = task switch
+                {
+                    RestorationTask.Denoise => [DicomCodes.Smoothing],
+                    RestorationTask.SuperResolve => [DicomCodes.SpatialResampling],
+                    _ => [DicomCodes.PixelByPixelMask],
+                },
+                AlgorithmName = "Med-cDiff",
+                AlgorithmVersion = Version,
+                ModelName = Path.GetFileName(Path.GetFullPath(dir)),
+                SeriesDescription = $"{name} (Med-cDiff)",
+            });
+            await builder.Build(source.Dataset, pixels, 1).ToFile().SaveAsync(parse.GetValue(output)!, cancellationToken: ct);
+            return CliAction.Ok;
+        });
+        return cmd;
+    }
+
+    // ---- eval ----
+    private static Command Eval()
+    {
+        var eval = new Command("eval", "Evaluate a model on the test split against classic baselines (Markdown on stdout)");
+        foreach (var task in new[] { RestorationTask.Denoise, RestorationTask.SuperResolve, RestorationTask.Inpaint })
+        {
+            var model = ModelOption();
+            var data = new Option<string>("--data") { Description = "The .npy set (e.g. ../shared/data/cxr-pneumonia/cxr128.npy); its test split is used", Required = true };
+            var count = new Option<int>("--count") { Description = "Test images (evenly spread over the split)", DefaultValueFactory = _ => 16 };
+            var steps = new Option<int>("--steps") { Description = "Sampler steps", DefaultValueFactory = _ => 50 };
+            var sampler = SamplerOption("ddim");
+            var seed = SeedOption();
+            var name = task switch { RestorationTask.Denoise => "denoise", RestorationTask.SuperResolve => "super-resolve", _ => "inpaint" };
+            var cmd = new Command(name, $"Evaluate a Med-cDiff {name} model") { model, data, count, steps, sampler, seed };
+            CliAction.Set(cmd, (parse, ct) =>
+            {
+                var dir = ResolveModel(parse.GetValue(model)!);
+                var (cfg, unet, scheduler) = ModelStore.LoadDiffusion(dir);
+                using var _ = unet;
+                if (cfg.Kind != ModelKind.Cdiff || cfg.Task != task) throw new ArgumentException($"{dir} is not a Med-cDiff {name} model");
+                using var set = MedfusionDicom.Diffusion.Data.CxrDataset.Open(parse.GetValue(data)!);
+                var clock = Stopwatch.StartNew();
+                var report = RestorationEvaluation.Run(new RestorationPipeline(unet, scheduler, task), set, parse.GetValue(count), parse.GetValue(steps),
+                    ParseSampler(parse.GetValue(sampler)!), parse.GetValue(seed), cfg.Scale, cfg.MinBox, cfg.MaxBox,
+                    (k, n) => ProgressBar.WriteSampling(Console.Error, "images", k, n, clock.Elapsed.TotalSeconds / k), ct);
+                Console.Error.WriteLine();
+                Console.Out.Write(report.ToMarkdown());
+                return Task.FromResult(CliAction.Ok);
+            });
+            eval.Subcommands.Add(cmd);
+        }
+        eval.Subcommands.Add(EvalSynthesis());
+        return eval;
+    }
+
+    private static Command EvalSynthesis()
+    {
+        var model = ModelOption();
+        var data = new Option<string>("--data") { Description = "The .npy set the model was trained on (train split: classifier and memorization; test split: reference)", Required = true };
+        var count = new Option<int>("--count") { Description = "Samples per label", DefaultValueFactory = _ => 16 };
+        var steps = new Option<int>("--steps") { Description = "Sampler steps", DefaultValueFactory = _ => 25 };
+        var sampler = SamplerOption("dpm-solver");
+        var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance scale", DefaultValueFactory = _ => 1.0 };
+        var classifierSteps = new Option<int>("--classifier-steps") { Description = "Training steps of the feature classifier", DefaultValueFactory = _ => 300 };
+        var seed = SeedOption();
+        var cmd = new Command("synthesis", "Evaluate a Medfusion model: Fréchet distance, precision/recall, per-label accuracy, memorization")
+            { model, data, count, steps, sampler, guidance, classifierSteps, seed };
+        CliAction.Set(cmd, (parse, ct) =>
+        {
+            var dir = ResolveModel(parse.GetValue(model)!);
+            var (cfg, unet, scheduler) = ModelStore.LoadDiffusion(dir);
+            using var _ = unet;
+            if (cfg.Kind != ModelKind.Medfusion) throw new ArgumentException($"{dir} is not a Medfusion model");
+            using var vae = ModelStore.LoadVae(ModelStore.ResolveVae(dir, cfg));
+            var pipe = new LatentDiffusionPipeline(vae, unet, scheduler, cfg.LatentScale);
+            var report = SynthesisEvaluation.Run(pipe, parse.GetValue(data)!, cfg.Labels, parse.GetValue(count), parse.GetValue(steps),
+                ParseSampler(parse.GetValue(sampler)!), parse.GetValue(guidance), parse.GetValue(seed), parse.GetValue(classifierSteps),
+                log: m => Console.Error.Write($"\r{m}                    "), ct: ct);
+            Console.Error.WriteLine();
+            Console.Out.Write(report.ToMarkdown());
+            return Task.FromResult(CliAction.Ok);
+        });
+        return cmd;
+    }
+
+    /// <summary>The first frame, first channel, scaled by its min..max to [-1, 1] (MONOCHROME1 flipped).</summary>
+    internal static (Image2D image, float lo, float hi, bool inverted) ReadImage(DicomDataset ds)
+    {
+        var frame = DicomPixelData.Create(ds).ToFloat32(0);
+        if (frame.Channels != 1) throw new ArgumentException("only single-channel (grayscale) images are supported");
+        float lo = frame.Data.Min(), hi = frame.Data.Max();
+        if (hi <= lo) hi = lo + 1;
+        var data = ImageResize.ToUnitRange(frame.Data, frame.Rows, frame.Columns, 1, frame.IsInverted);
+        return (new Image2D(frame.Columns, frame.Rows, data), lo, hi, frame.IsInverted);
+    }
+
+    private static DerivedPixelData Pixels(float[] values, int width, int height, string photometric, int bitsStored, bool signed)
+    {
+        var stored = DicomPixelConverter.FromFloat32(values, new DicomStoreOptions(BitsStored: bitsStored, Signed: signed));
+        return new DerivedPixelData(height, width, 1, photometric, stored.BitsAllocated, stored.BitsStored, stored.HighBit, stored.PixelRepresentation, stored.Data)
+        {
+            RescaleSlope = stored.RescaleSlope,
+            RescaleIntercept = stored.RescaleIntercept,
+        };
+    }
+
+    private static async Task<bool[]> Mask(string? box, string? file, int width, int height, CancellationToken ct)
+    {
+        if ((box is null) == (file is null)) throw new ArgumentException("give exactly one of --mask-box X,Y,W,H and --mask FILE");
+        if (box is not null)
+        {
+            var p = box.Split(',').Select(s => int.Parse(s.Trim(), CultureInfo.InvariantCulture)).ToArray();
+            if (p.Length != 4) throw new FormatException("--mask-box takes X,Y,W,H");
+            return Degradations.BoxMask(width, height, p[0], p[1], p[2], p[3]);
+        }
+        var m = DicomPixelData.Create((await DicomFile.OpenAsync(file!, cancellationToken: ct)).Dataset).ToFloat32(0);
+        if (m.Rows != height || m.Columns != width) throw new ArgumentException($"the mask is {m.Columns}x{m.Rows}, the image {width}x{height}");
+        return m.Data.Where((_, i) => i % m.Channels == 0).Select(v => v != 0).ToArray();
+    }
+}

@@ -1,0 +1,126 @@
+using System.CommandLine;
+using MedfusionDicom.Dicom.Codecs;
+using System.Diagnostics;
+using MedfusionDicom.Dimse;
+using Microsoft.Extensions.Logging;
+
+namespace MedfusionDicom.Cli.Commands;
+
+/// <summary>The DIMSE verbs: echo and store as an SCU, and a standalone storage SCP.</summary>
+public static class DimseCommands
+{
+    public static IEnumerable<Command> Create() => [Echo(), Store(), Scp()];
+
+    private static Argument<string> Host() => new("HOST") { Description = "host name or IP address of the peer" };
+
+    private static Argument<int> Port() => new("PORT") { Description = "TCP port of the peer" };
+
+    private static Option<string> CalledAet() => new("--called-aet") { Description = "AE title of the peer", DefaultValueFactory = _ => "ANY-SCP" };
+
+    private static Option<string> CallingAet() => new("--calling-aet") { Description = "our AE title", DefaultValueFactory = _ => "MEDFUSION" };
+
+    private static DicomClientOptions ClientOptions(ParseResult parse, Argument<string> host, Argument<int> port, Option<string> called, Option<string> calling)
+    {
+        // Files the peer does not accept in their own compressed syntax are decompressed through GDCM.
+        GdcmCodecs.RegisterDefault();
+        return new()
+        {
+            Host = parse.GetValue(host)!,
+            Port = parse.GetValue(port),
+            CalledAE = parse.GetValue(called)!,
+            CallingAE = parse.GetValue(calling)!,
+        };
+    }
+
+    private static Command Echo()
+    {
+        var (host, port, called, calling) = (Host(), Port(), CalledAet(), CallingAet());
+        var command = new Command("echo", "send a C-ECHO (DICOM verification) to a peer") { host, port, called, calling };
+        CliAction.Set(command, async (parse, ct) =>
+        {
+            var options = ClientOptions(parse, host, port, called, calling);
+            var watch = Stopwatch.StartNew();
+            var status = await new DicomClient(options).EchoAsync(ct).ConfigureAwait(false);
+            Console.WriteLine($"echo {options.Host}:{options.Port} {options.CalledAE}: status {status} ({status.Category}) in {watch.Elapsed.TotalMilliseconds:0.0} ms");
+            return status.IsSuccess ? CliAction.Ok : CliAction.Failed;
+        });
+        return command;
+    }
+
+    private static Command Store()
+    {
+        var (host, port, called, calling) = (Host(), Port(), CalledAet(), CallingAet());
+        var paths = new Argument<string[]>("PATH") { Description = "files or folders (recursive) to send", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("store", "send DICOM files to a peer with C-STORE") { host, port, paths, called, calling };
+        CliAction.Set(command, async (parse, ct) =>
+        {
+            var options = ClientOptions(parse, host, port, called, calling);
+            var files = DicomClient.ExpandPaths(parse.GetValue(paths)!).ToList();
+            var watch = Stopwatch.StartNew();
+            var results = await new DicomClient(options).StoreAsync(files, ct).ConfigureAwait(false);
+            var failed = results.Where(r => !r.Succeeded).ToList();
+            foreach (var r in failed) Console.Error.WriteLine($"medfusion: {r.Path}: {r.Error ?? $"status {r.Status}"}");
+            var seconds = watch.Elapsed.TotalSeconds;
+            Console.WriteLine($"stored {results.Count - failed.Count} of {results.Count} instances to {options.Host}:{options.Port} {options.CalledAE}, " +
+                $"{failed.Count} failed, in {seconds:0.00} s ({(results.Count - failed.Count) / Math.Max(seconds, 1e-6):0.0} instances/s)");
+            return failed.Count == 0 ? CliAction.Ok : CliAction.Failed;
+        });
+        return command;
+    }
+
+    private static Command Scp()
+    {
+        var port = new Option<int>("--port") { Description = "TCP port to listen on", Required = true };
+        var aet = new Option<string>("--aet") { Description = "our AE title (the called AE peers must use)", Required = true };
+        var output = new Option<string>("--out") { Description = "folder that receives every instance as SOPInstanceUID.dcm", Required = true };
+        var max = new Option<int>("--max-associations") { Description = "concurrent associations accepted", DefaultValueFactory = _ => 32 };
+        var command = new Command("scp", "run a storage SCP that writes every received instance as a Part 10 file") { port, aet, output, max };
+        CliAction.Set(command, async (parse, ct) =>
+        {
+            var options = new DicomServerOptions { Port = parse.GetValue(port), AETitle = parse.GetValue(aet)!, MaxAssociations = parse.GetValue(max) };
+            if (options.MaxAssociations < 1) throw new ArgumentException("--max-associations must be at least 1");
+            using var logging = new StderrLoggerFactory();
+            await using var server = new DicomServer(options, new DicomFileStoreHandler(parse.GetValue(output)!), logging);
+            await server.StartAsync(ct).ConfigureAwait(false);
+            Console.WriteLine($"scp {options.AETitle} listening on port {server.Port}, writing to {Path.GetFullPath(parse.GetValue(output)!)}");
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Ctrl+C or SIGTERM: stop accepting, end the associations, exit cleanly.
+            }
+            await server.StopAsync().ConfigureAwait(false);
+            return CliAction.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>One line per event on stderr, so that stdout stays for the verb's own output.</summary>
+    private sealed class StderrLoggerFactory : ILoggerFactory
+    {
+        public ILogger CreateLogger(string categoryName) => new StderrLogger();
+
+        public void AddProvider(ILoggerProvider provider) => throw new NotSupportedException("the CLI logs to stderr only");
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class StderrLogger : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (!IsEnabled(logLevel)) return;
+                var line = $"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel.ToString()[..4].ToLowerInvariant()} {formatter(state, exception)}";
+                if (exception is not null) line += " | " + exception.GetType().Name + ": " + exception.Message.ReplaceLineEndings(" ");
+                Console.Error.WriteLine(line);
+            }
+        }
+    }
+}

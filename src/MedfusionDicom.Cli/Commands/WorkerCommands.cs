@@ -1,0 +1,65 @@
+using System.CommandLine;
+using MedfusionDicom.Worker;
+using MedfusionDicom.Worker.Models;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace MedfusionDicom.Cli.Commands;
+
+/// <summary>`medfusion worker`: serve the models over gRPC (medfusion.v1.InferenceWorker and grpc.health.v1.Health).</summary>
+internal static class WorkerCommands
+{
+    public static Command Create()
+    {
+        var port = new Option<int>("--port") { Description = "TCP port to listen on", DefaultValueFactory = _ => 50051 };
+        var models = new Option<string>("--models") { Description = "Folder with one sub-folder per model (default: ./models, else the repository's bundled models)" };
+        var listen = new Option<string>("--listen") { Description = "Address to listen on (0.0.0.0 to accept other hosts)", DefaultValueFactory = _ => "127.0.0.1" };
+        var cert = new Option<string?>("--tls-cert") { Description = "Certificate (PEM or PFX) to serve TLS with ALPN h2; cleartext HTTP/2 without it" };
+        var key = new Option<string?>("--tls-key") { Description = "Private key (PEM) of --tls-cert, when it is in its own file" };
+        var batching = new Option<bool>("--batching")
+        {
+            Description = "Batch concurrent requests with the same settings into one forward pass (worth it on a GPU; on a CPU it was slower)",
+        };
+        var cmd = new Command("worker", "Serve the diffusion models over gRPC until stopped (Ctrl+C)") { port, models, listen, cert, key, batching };
+        CliAction.Set(cmd, async (parse, ct) =>
+        {
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = false, Args = [] });
+            builder.Configuration.AddEnvironmentVariables("MEDFUSION_");
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            builder.Services.Configure<WorkerOptions>(builder.Configuration.GetSection(WorkerOptions.SectionName));
+            // Options given on the command line win over configuration (MEDFUSION_Worker__Port=...); the rest keep it.
+            builder.Services.PostConfigure<WorkerOptions>(o =>
+            {
+                if (Given(parse, port)) o.Port = parse.GetValue(port);
+                if (Given(parse, listen)) o.ListenAddress = parse.GetValue(listen)!;
+                if (Given(parse, models)) o.ModelsDirectory = parse.GetValue(models)!;
+                else if (o.ModelsDirectory == new WorkerOptions().ModelsDirectory) o.ModelsDirectory = DefaultModelsFolder();
+                if (Given(parse, cert)) o.TlsCertificatePath = parse.GetValue(cert);
+                if (Given(parse, key)) o.TlsKeyPath = parse.GetValue(key);
+                if (parse.GetValue(batching)) o.Scheduler.DynamicBatching = true;
+            });
+            builder.Services.AddSingleton<IModelLoader, DiffusionModelLoader>();
+            builder.Services.AddHostedService<WorkerHost>();
+            using var host = builder.Build();
+            await host.RunAsync(ct);
+            return CliAction.Ok;
+        });
+        return cmd;
+    }
+
+    private static bool Given<T>(ParseResult parse, Option<T> option) => parse.GetResult(option) is { Implicit: false };
+
+    /// <summary>models/ of the current folder, else the repository's bundled models next to the executable.</summary>
+    private static string DefaultModelsFolder()
+    {
+        if (Directory.Exists("models")) return Path.GetFullPath("models");
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "models");
+            if (File.Exists(Path.Combine(dir.FullName, "MedfusionDicom.sln")) && Directory.Exists(candidate)) return candidate;
+        }
+        return Path.GetFullPath("models");
+    }
+}

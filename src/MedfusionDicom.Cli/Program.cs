@@ -1,0 +1,14 @@
+using System.CommandLine;
+using MedfusionDicom.Cli.Commands;
+
+var root = new RootCommand("medfusion: a DICOM gateway for generative medical imaging (Medfusion, Med-cDiff)")
+{
+    DicomCommands.Create(),
+    ModelCommands.CreateTrain(),
+    WorkerCommands.Create(),
+};
+foreach (var command in DimseCommands.Create()) root.Subcommands.Add(command);
+foreach (var verb in DiffusionCommands.Create()) root.Subcommands.Add(verb);
+// Ctrl+C cancels the verb; a training or sampler step can take a while on a CPU, so the verb gets time to finish the
+// step (and write its checkpoint) instead of being killed after the default 2 s.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(120) });

@@ -1,0 +1,480 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Globalization;
+
+namespace MedfusionDicom.Dicom.Derived;
+
+/// <summary>A built instance, and why it was written as Secondary Capture instead of in its source's IOD (null when it was not).</summary>
+public sealed record DerivedImage(DicomDataset Dataset, string? SecondaryCaptureReason)
+{
+    public string SopClassUid => Dataset.GetString(DicomTag.SOPClassUID);
+    public string SopInstanceUid => Dataset.GetString(DicomTag.SOPInstanceUID);
+    public string SeriesInstanceUid => Dataset.GetString(DicomTag.SeriesInstanceUID);
+
+    /// <summary>The instance as a Part 10 file, to be written in explicit VR little endian (the pixels are native).</summary>
+    public DicomFile ToFile() => new(Dataset);
+}
+
+/// <summary>
+/// Builds derived and synthetic image instances (PS3.3 C.7.6.1 General Image "derived" attributes, C.12.1 SOP Common
+/// Contributing Equipment and Synthetic Data). A derived image keeps its source's SOP class (CT, MR, CR, DX, SC) and
+/// everything the source says about the patient, study, equipment, frame of reference, image plane and acquisition,
+/// with new pixels, a new series and instance, and references back to the source. Where the new pixels cannot be
+/// valid in the source's IOD (colour from a CT, 8 bits from an MR, ...) it is written as Secondary Capture, which
+/// allows any pixel description, and <see cref="DerivedImage.SecondaryCaptureReason"/> says why. Without a source
+/// it writes a synthetic, de-identified Secondary Capture image in a study of its own.
+/// One builder serves one output series: its series UID, time and number are shared by every image it builds.
+/// </summary>
+public sealed class DerivedImageBuilder
+{
+    private const string CT = "1.2.840.10008.5.1.4.1.1.2";
+    private const string MR = "1.2.840.10008.5.1.4.1.1.4";
+    private const string CR = "1.2.840.10008.5.1.4.1.1.1";
+    private const string DXPresentation = "1.2.840.10008.5.1.4.1.1.1.1";
+    private const string DXProcessing = "1.2.840.10008.5.1.4.1.1.1.1.1";
+    private const string SC = "1.2.840.10008.5.1.4.1.1.7";
+
+    private readonly DerivedImageProcessing _processing;
+    private readonly DateTime _time;
+    // One new series per study the builder's sources belong to: a series lies in exactly one study.
+    private readonly ConcurrentDictionary<string, DicomUID> _seriesByStudy = new(StringComparer.Ordinal);
+    private readonly DicomUID _syntheticStudy;
+
+    public DerivedImageBuilder(DerivedImageProcessing processing)
+    {
+        _processing = processing;
+        _time = processing.ProcessingTime ?? DateTime.Now;
+        CheckLength(processing.DerivationDescription, 1024, "DerivationDescription");
+        CheckLength(processing.AlgorithmName, 64, "AlgorithmName");
+        CheckLength(processing.AlgorithmVersion, 64, "AlgorithmVersion");
+        CheckLength(processing.ModelName ?? "", 64, "ModelName");
+        CheckLength(processing.Manufacturer, 64, "Manufacturer");
+        CheckLength(processing.SeriesDescription, 64, "SeriesDescription");
+        _syntheticStudy = NewUid("study");
+    }
+
+    /// <summary>
+    /// A derived image of <paramref name="source"/> (any image of CT, MR, CR, DX or SC; others become SC), or, when
+    /// <paramref name="source"/> is null, a synthetic Secondary Capture image.
+    /// </summary>
+    public DerivedImage Build(DicomDataset? source, DerivedPixelData pixels, int instanceNumber)
+    {
+        CheckPixels(pixels);
+        return source is null ? BuildSynthetic(pixels, instanceNumber) : BuildDerived(source, pixels, instanceNumber);
+    }
+
+    private DerivedImage BuildDerived(DicomDataset source, DerivedPixelData pixels, int instanceNumber)
+    {
+        var sourceClass = source.GetStringOrDefault(DicomTag.SOPClassUID);
+        var sourceInstance = source.GetStringOrDefault(DicomTag.SOPInstanceUID);
+        var study = source.GetStringOrDefault(DicomTag.StudyInstanceUID);
+        if (sourceClass.Length == 0 || sourceInstance.Length == 0 || study.Length == 0)
+            throw new DicomValueException("the source has no SOP Class, SOP Instance or Study Instance UID; it cannot be referenced");
+        var reason = WhyNotKept(sourceClass, pixels);
+        var sopClass = reason is null ? sourceClass : SC;
+
+        // '&', not '&&': both sizes are read whatever the first gives.
+        var geometryChanged = source.TryGetSingleValue<int>(DicomTag.Rows, out var oldRows)
+            & source.TryGetSingleValue<int>(DicomTag.Columns, out var oldColumns)
+            && (oldRows != pixels.Rows || oldColumns != pixels.Columns);
+        var ds = CopyForDerivation(source);
+        // The new pixels are native whatever the source's transfer syntax was (JPEG, big endian, ...).
+        ds.InternalTransferSyntax = DicomTransferSyntax.ExplicitVRLittleEndian;
+        DeclareCharacterSet(ds);
+        if (geometryChanged) Regrid(ds, oldRows, oldColumns, pixels.Rows, pixels.Columns);
+
+        var series = _seriesByStudy.GetOrAdd(study, s => NewUid("series", s));
+        SetIdentity(ds, sopClass, series, NewUid("instance", series.UID, sourceInstance, Invariant(instanceNumber)), instanceNumber);
+        var sourceType = source.TryGetString(DicomTag.ImageType, out var t) ? t.Split('\\') : [];
+        ds.AddOrUpdate(DicomTag.ImageType, new[] { "DERIVED", "SECONDARY" }.Concat(sourceType.Skip(2)).ToArray());
+
+        var sourceItem = new DicomDataset()
+            .AddOrUpdate(DicomTag.ReferencedSOPClassUID, sourceClass)
+            .AddOrUpdate(DicomTag.ReferencedSOPInstanceUID, sourceInstance)
+            .AddOrUpdate(DicomTag.PurposeOfReferenceCodeSequence, DicomCodes.SourceImageForImageProcessingOperation.ToItem())
+            // Whether every pixel is still where the source's was (PS3.3 C.7.6.1.1.3): not after a change of grid.
+            .AddOrUpdate(DicomTag.SpatialLocationsPreserved, geometryChanged ? "NO" : "YES");
+        ds.AddOrUpdate(DicomTag.SourceImageSequence, sourceItem);
+
+        // A burned-in annotation of the source survives denoising or resampling; we never add one.
+        var burnedIn = source.GetStringOrDefault(DicomTag.BurnedInAnnotation) == "YES" ? "YES" : "NO";
+        ds.AddOrUpdate(DicomTag.BurnedInAnnotation, burnedIn);
+        CarryLossyCompression(source, ds);
+        // PS3.3 C.12.1: content derived from synthetic data is synthetic too.
+        var synthetic = _processing.IsSynthetic || source.GetStringOrDefault(DicomTag.SyntheticData) == "YES";
+        AddProcessing(ds, synthetic, synthesizing: _processing.IsSynthetic);
+
+        SetPixels(ds, pixels, source);
+        if (sopClass == CT && !ds.Contains(DicomTag.RescaleSlope))
+            throw new DicomValueException("a CT image needs Rescale Slope and Intercept (Hounsfield units): give them with the pixel data");
+        if (sopClass is DXPresentation or DXProcessing or CR) EnsureXRayPresentation(ds, pixels, sopClass);
+        if (sopClass == SC) AddSecondaryCaptureEquipment(ds, synthetic ? "SYN" : "WSD");
+        return new DerivedImage(ds, reason);
+    }
+
+    private DerivedImage BuildSynthetic(DerivedPixelData pixels, int instanceNumber)
+    {
+        var ds = new DicomDataset();
+        DeclareCharacterSet(ds);
+        var series = _seriesByStudy.GetOrAdd(_syntheticStudy.UID, s => NewUid("series", s));
+        SetIdentity(ds, SC, series, NewUid("instance", series.UID, Invariant(instanceNumber)), instanceNumber);
+        ds.AddOrUpdate(DicomTag.ImageType, "DERIVED", "SECONDARY");
+
+        // Patient module: nobody's. The identifiers are derived from the study so that a retried job agrees.
+        var tail = _syntheticStudy.UID[^16..];
+        ds.AddOrUpdate(DicomTag.PatientName, "SYNTHETIC^" + tail);
+        ds.AddOrUpdate(DicomTag.PatientID, "SYN" + tail);
+        SetEmpty(ds, DicomTag.PatientBirthDate);
+        SetEmpty(ds, DicomTag.PatientSex);
+        ds.AddOrUpdate(DicomTag.PatientIdentityRemoved, "YES");
+        ds.AddOrUpdate(DicomTag.DeidentificationMethod, "Synthetic image: generated, no patient data");
+
+        // General Study: a study of its own, dated when it was generated.
+        ds.AddOrUpdate(DicomTag.StudyInstanceUID, _syntheticStudy.UID);
+        ds.AddOrUpdate(DicomTag.StudyDate, _time);
+        ds.AddOrUpdate(DicomTag.StudyTime, _time);
+        SetEmpty(ds, DicomTag.ReferringPhysicianName);
+        SetEmpty(ds, DicomTag.StudyID);
+        SetEmpty(ds, DicomTag.AccessionNumber);
+        ds.AddOrUpdate(DicomTag.StudyDescription, "Synthetic images");
+
+        // General Series (OT: no acquisition modality made it), General Equipment, General Image.
+        ds.AddOrUpdate(DicomTag.Modality, "OT");
+        // Laterality is Type 2C (General Series): no body part is known to be unpaired, so it is present and empty (unknown).
+        SetEmpty(ds, DicomTag.Laterality);
+        ds.AddOrUpdate(DicomTag.Manufacturer, _processing.Manufacturer);
+        SetEmpty(ds, DicomTag.PatientOrientation);
+        ds.AddOrUpdate(DicomTag.BurnedInAnnotation, "NO");
+        ds.AddOrUpdate(DicomTag.LossyImageCompression, "00");
+        AddProcessing(ds, synthetic: true, synthesizing: true);
+        AddSecondaryCaptureEquipment(ds, "SYN");
+        SetPixels(ds, pixels, source: null);
+        return new DerivedImage(ds, null);
+    }
+
+    /// <summary>Why the new pixels cannot stay in the source's IOD (PS3.3 A.3 CT, A.4 MR, A.2 CR, A.26 DX), or null.</summary>
+    private static string? WhyNotKept(string sopClass, DerivedPixelData p)
+    {
+        if (sopClass == SC) return null;
+        var name = DicomUID.Lookup(sopClass).Name;
+        if (sopClass is not (CT or MR or CR or DXPresentation or DXProcessing))
+            return $"{name} is not an IOD the builder writes derived images in (CT, MR, CR, DX, SC)";
+        if (p.NumberOfFrames != 1) return $"{name} is single-frame; the new pixel data has {p.NumberOfFrames} frames";
+        if (p.SamplesPerPixel != 1 || p.PhotometricInterpretation is not ("MONOCHROME1" or "MONOCHROME2"))
+            return $"{name} is grayscale (MONOCHROME1/2); the new pixel data is {p.PhotometricInterpretation}";
+        return sopClass switch
+        {
+            CT when p.BitsAllocated != 16 || p.BitsStored < 12 || p.HighBit != p.BitsStored - 1 =>
+                $"{name} needs Bits Allocated 16, Bits Stored 12 to 16 (C.8.2.1); the new pixel data has {p.BitsAllocated}/{p.BitsStored}",
+            MR when p.BitsAllocated != 16 =>
+                $"{name} needs Bits Allocated 16 (C.8.3.1); the new pixel data has {p.BitsAllocated}",
+            DXPresentation or DXProcessing when p.BitsAllocated is not (8 or 16) || p.BitsStored < 6 || p.PixelRepresentation != 0 =>
+                $"{name} needs unsigned pixels of 8 or 16 bits allocated, 6 to 16 stored (C.8.11.3); the new pixel data has {p.BitsAllocated}/{p.BitsStored}, representation {p.PixelRepresentation}",
+            _ => null,
+        };
+    }
+
+    /// <summary>Attributes of the source that describe its pixels, its own identity or its series: not true of a derived image.</summary>
+    private static readonly HashSet<uint> NotCarried =
+    [
+        .. new[]
+        {
+            DicomTag.PixelData, DicomTag.FloatPixelData, DicomTag.DoubleFloatPixelData, DicomTag.Rows, DicomTag.Columns,
+            DicomTag.SamplesPerPixel, DicomTag.PhotometricInterpretation, DicomTag.BitsAllocated, DicomTag.BitsStored,
+            DicomTag.HighBit, DicomTag.PixelRepresentation, DicomTag.PlanarConfiguration, DicomTag.NumberOfFrames,
+            DicomTag.FrameIncrementPointer, DicomTag.SmallestImagePixelValue, DicomTag.LargestImagePixelValue,
+            DicomTag.SmallestPixelValueInSeries, DicomTag.LargestPixelValueInSeries, DicomTag.PixelPaddingValue,
+            DicomTag.PixelPaddingRangeLimit, DicomTag.RescaleSlope, DicomTag.RescaleIntercept, DicomTag.RescaleType,
+            DicomTag.ModalityLUTSequence, DicomTag.WindowCenter, DicomTag.WindowWidth, DicomTag.WindowCenterWidthExplanation,
+            DicomTag.VOILUTFunction, DicomTag.VOILUTSequence, DicomTag.RedPaletteColorLookupTableDescriptor,
+            DicomTag.GreenPaletteColorLookupTableDescriptor, DicomTag.BluePaletteColorLookupTableDescriptor,
+            DicomTag.PaletteColorLookupTableUID, DicomTag.RedPaletteColorLookupTableData,
+            DicomTag.GreenPaletteColorLookupTableData, DicomTag.BluePaletteColorLookupTableData,
+            DicomTag.SegmentedRedPaletteColorLookupTableData, DicomTag.SegmentedGreenPaletteColorLookupTableData,
+            DicomTag.SegmentedBluePaletteColorLookupTableData, DicomTag.ICCProfile, DicomTag.IconImageSequence,
+            DicomTag.SOPInstanceUID, DicomTag.InstanceCreationDate, DicomTag.InstanceCreationTime, DicomTag.InstanceCreatorUID,
+            DicomTag.SeriesInstanceUID, DicomTag.SeriesNumber, DicomTag.SeriesDescription, DicomTag.SeriesDate, DicomTag.SeriesTime,
+            DicomTag.PerformedProcedureStepStartDate, DicomTag.PerformedProcedureStepStartTime,
+            DicomTag.PerformedProcedureStepID, DicomTag.PerformedProcedureStepDescription,
+            DicomTag.ReferencedPerformedProcedureStepSequence, DicomTag.InstanceNumber, DicomTag.ImageType,
+            DicomTag.DerivationDescription, DicomTag.DerivationCodeSequence, DicomTag.SourceImageSequence,
+            DicomTag.ContentDate, DicomTag.ContentTime, DicomTag.ImageComments, DicomTag.LossyImageCompression,
+            DicomTag.LossyImageCompressionRatio, DicomTag.LossyImageCompressionMethod,
+            DicomTag.DigitalSignaturesSequence, DicomTag.MACParametersSequence, DicomTag.DataSetTrailingPadding,
+        }.Select(t => t.Value),
+    ];
+
+    /// <summary>
+    /// The source without what <see cref="NotCarried"/> lists, without private attributes (vendors keep pixel scaling
+    /// and reconstruction state there, which the new pixels contradict) and without retired curves (50xx).
+    /// </summary>
+    private static DicomDataset CopyForDerivation(DicomDataset source)
+    {
+        var ds = source.Clone();
+        foreach (var tag in ds.Select(i => i.Tag).ToList())
+            if (tag.IsPrivate || NotCarried.Contains(tag.Value) || (tag.Group & 0xFF00) == 0x5000 || tag.Group == 0x0002)
+                ds.Remove(tag);
+        return ds;
+    }
+
+    /// <summary>
+    /// A new pixel grid over the same field of view (super-resolution, resampling): the spacings scale with the matrix,
+    /// and the first pixel's centre (Image Position) moves by half the change of spacing along each axis. Attributes
+    /// in the source's pixel coordinates (overlays, shutters) no longer fit and are dropped.
+    /// </summary>
+    private static void Regrid(DicomDataset ds, int oldRows, int oldColumns, int rows, int columns)
+    {
+        double rowScale = (double)oldRows / rows, columnScale = (double)oldColumns / columns;
+        double[]? oldSpacing = ds.TryGetString(DicomTag.PixelSpacing, out _) ? ds.GetValues<double>(DicomTag.PixelSpacing) : null;
+        foreach (var tag in new[] { DicomTag.PixelSpacing, DicomTag.ImagerPixelSpacing, DicomTag.NominalScannedPixelSpacing })
+        {
+            // PS3.3 10.7.1.3: value 1 is the spacing between rows, value 2 between columns.
+            if (ds[tag] is not DicomElement || ds.GetValueCount(tag) != 2) continue;
+            var v = ds.GetValues<double>(tag);
+            ds.AddOrUpdate(tag, v[0] * rowScale, v[1] * columnScale);
+        }
+        if (oldSpacing is { Length: 2 } && ds.GetValueCount(DicomTag.ImagePositionPatient) == 3 && ds.GetValueCount(DicomTag.ImageOrientationPatient) == 6)
+        {
+            var p = ds.GetValues<double>(DicomTag.ImagePositionPatient);
+            var o = ds.GetValues<double>(DicomTag.ImageOrientationPatient);
+            // o[0..2]: direction of increasing column index (spaced by value 2); o[3..5]: of increasing row index.
+            var alongRow = 0.5 * (oldSpacing[1] * columnScale - oldSpacing[1]);
+            var alongColumn = 0.5 * (oldSpacing[0] * rowScale - oldSpacing[0]);
+            ds.AddOrUpdate(DicomTag.ImagePositionPatient,
+                p[0] + alongRow * o[0] + alongColumn * o[3],
+                p[1] + alongRow * o[1] + alongColumn * o[4],
+                p[2] + alongRow * o[2] + alongColumn * o[5]);
+        }
+        foreach (var tag in ds.Select(i => i.Tag).ToList())
+            if ((tag.Group & 0xFF00) == 0x6000 || (tag.Group == 0x0018 && tag.Element is >= 0x1600 and <= 0x1624) || tag == DicomTag.PixelAspectRatio)
+                ds.Remove(tag);
+    }
+
+    private void SetIdentity(DicomDataset ds, string sopClass, DicomUID series, DicomUID instance, int instanceNumber)
+    {
+        ds.AddOrUpdate(DicomTag.SOPClassUID, sopClass);
+        ds.AddOrUpdate(DicomTag.SOPInstanceUID, instance.UID);
+        ds.AddOrUpdate(DicomTag.InstanceCreationDate, _time);
+        ds.AddOrUpdate(DicomTag.InstanceCreationTime, _time);
+        ds.AddOrUpdate(DicomTag.SeriesInstanceUID, series.UID);
+        ds.AddOrUpdate(DicomTag.SeriesNumber, _processing.SeriesNumber);
+        ds.AddOrUpdate(DicomTag.SeriesDescription, _processing.SeriesDescription);
+        ds.AddOrUpdate(DicomTag.SeriesDate, _time);
+        ds.AddOrUpdate(DicomTag.SeriesTime, _time);
+        ds.AddOrUpdate(DicomTag.InstanceNumber, instanceNumber);
+        ds.AddOrUpdate(DicomTag.ContentDate, _time);
+        ds.AddOrUpdate(DicomTag.ContentTime, _time);
+    }
+
+    /// <summary>Derivation Description and Code Sequence, Synthetic Data, and our item of the Contributing Equipment Sequence.</summary>
+    private void AddProcessing(DicomDataset ds, bool synthetic, bool synthesizing)
+    {
+        var p = _processing;
+        ds.AddOrUpdate(DicomTag.DerivationDescription, p.DerivationDescription);
+        if (p.DerivationCodes.Count > 0) ds.AddOrUpdate(DicomTag.DerivationCodeSequence, p.DerivationCodes.Select(c => c.ToItem()).ToArray());
+        if (synthetic) ds.AddOrUpdate(DicomTag.SyntheticData, "YES");
+
+        // Denoising a synthetic image makes synthetic data, but the denoiser is processing, not synthesizing, equipment.
+        var purpose = synthesizing ? DicomCodes.SynthesizingEquipment : DicomCodes.ProcessingEquipment;
+        // The item takes the dataset's character set (it is encoded as its values are set).
+        var equipment = new DicomDataset { Parent = ds }
+            .AddOrUpdate(DicomTag.PurposeOfReferenceCodeSequence, purpose.ToItem())
+            .AddOrUpdate(DicomTag.Manufacturer, p.Manufacturer)
+            .AddOrUpdate(DicomTag.ManufacturerModelName, p.AlgorithmName)
+            .AddOrUpdate(DicomTag.SoftwareVersions, p.ModelName is null ? new[] { p.AlgorithmVersion } : new[] { p.AlgorithmVersion, p.ModelName })
+            .AddOrUpdate(DicomTag.ContributionDateTime, _time)
+            .AddOrUpdate(DicomTag.ContributionDescription, p.DerivationDescription);
+        // Earlier contributors (the source's own processing, de-identification) stay; we are the last.
+        var items = ds.TryGetSequence(DicomTag.ContributingEquipmentSequence, out var earlier) ? earlier.Items.ToList() : [];
+        items.Add(equipment);
+        ds.AddOrUpdate(DicomTag.ContributingEquipmentSequence, items.ToArray());
+    }
+
+    /// <summary>
+    /// Lossy Image Compression (PS3.3 C.7.6.1.1.5): once lossy, always lossy: "01" with the source's ratio and method
+    /// when it says so or arrived in a lossy transfer syntax, else "00".
+    /// </summary>
+    private static void CarryLossyCompression(DicomDataset source, DicomDataset ds)
+    {
+        var lossy = source.GetStringOrDefault(DicomTag.LossyImageCompression) == "01" || source.InternalTransferSyntax.IsLossy;
+        ds.AddOrUpdate(DicomTag.LossyImageCompression, lossy ? "01" : "00");
+        if (!lossy) return;
+        foreach (var tag in new[] { DicomTag.LossyImageCompressionRatio, DicomTag.LossyImageCompressionMethod })
+            if (source[tag] is { } item) ds.AddOrUpdate(item.Clone());
+        if (!ds.Contains(DicomTag.LossyImageCompressionMethod) && source.InternalTransferSyntax.IsLossy)
+        {
+            var method = LossyMethod(source.InternalTransferSyntax);
+            if (method is not null) ds.AddOrUpdate(DicomTag.LossyImageCompressionMethod, method);
+        }
+    }
+
+    /// <summary>The Defined Term of Lossy Image Compression Method (C.7.6.1.1.5.1) for a lossy transfer syntax.</summary>
+    private static string? LossyMethod(DicomTransferSyntax syntax) => syntax.UID.UID switch
+    {
+        "1.2.840.10008.1.2.4.50" or "1.2.840.10008.1.2.4.51" => "ISO_10918_1",
+        "1.2.840.10008.1.2.4.81" => "ISO_14495_1",
+        "1.2.840.10008.1.2.4.91" or "1.2.840.10008.1.2.4.93" => "ISO_15444_1",
+        _ => null,
+    };
+
+    /// <summary>The Image Pixel module, and the Modality and VOI LUT attributes, from the new pixel data.</summary>
+    private static void SetPixels(DicomDataset ds, DerivedPixelData p, DicomDataset? source)
+    {
+        ds.AddOrUpdate(DicomTag.Rows, (ushort)p.Rows);
+        ds.AddOrUpdate(DicomTag.Columns, (ushort)p.Columns);
+        ds.AddOrUpdate(DicomTag.SamplesPerPixel, (ushort)p.SamplesPerPixel);
+        ds.AddOrUpdate(DicomTag.PhotometricInterpretation, p.PhotometricInterpretation);
+        if (p.SamplesPerPixel > 1) ds.AddOrUpdate(DicomTag.PlanarConfiguration, (ushort)0);
+        ds.AddOrUpdate(DicomTag.BitsAllocated, (ushort)p.BitsAllocated);
+        ds.AddOrUpdate(DicomTag.BitsStored, (ushort)p.BitsStored);
+        ds.AddOrUpdate(DicomTag.HighBit, (ushort)p.HighBit);
+        ds.AddOrUpdate(DicomTag.PixelRepresentation, (ushort)p.PixelRepresentation);
+        if (p.NumberOfFrames > 1) ds.AddOrUpdate(DicomTag.NumberOfFrames, p.NumberOfFrames);
+
+        if (p.RescaleSlope is { } slope && p.RescaleIntercept is { } intercept)
+        {
+            ds.AddOrUpdate(DicomTag.RescaleIntercept, intercept);
+            ds.AddOrUpdate(DicomTag.RescaleSlope, slope);
+            if (p.RescaleType is { Length: > 0 } type) ds.AddOrUpdate(DicomTag.RescaleType, type);
+        }
+        else if (source is not null)
+        {
+            foreach (var tag in new[] { DicomTag.RescaleIntercept, DicomTag.RescaleSlope, DicomTag.RescaleType })
+                if (source[tag] is { } item) ds.AddOrUpdate(item.Clone());
+        }
+        if (p.WindowCenter is { Count: > 0 } centers && p.WindowWidth is { } widths)
+        {
+            ds.AddOrUpdate(DicomTag.WindowCenter, centers.ToArray());
+            ds.AddOrUpdate(DicomTag.WindowWidth, widths.ToArray());
+        }
+        // 8-bit samples are OB; wider ones OW (PS3.5 8.2 native format).
+        var vr = p.BitsAllocated == 8 ? DicomVR.OB : DicomVR.OW;
+        ds.AddOrUpdate(new DicomElement(DicomTag.PixelData, vr, p.Data));
+    }
+
+    /// <summary>
+    /// DX and CR images need a Modality LUT and, for presentation, a window (PS3.3 C.8.11.3: Rescale Slope/Intercept
+    /// Type 1, Rescale Type US; VOI LUT Type 1C when FOR PRESENTATION); the window defaults to the whole range.
+    /// </summary>
+    private static void EnsureXRayPresentation(DicomDataset ds, DerivedPixelData p, string sopClass)
+    {
+        if (sopClass == CR) return;
+        if (!ds.Contains(DicomTag.RescaleSlope))
+        {
+            ds.AddOrUpdate(DicomTag.RescaleIntercept, 0.0);
+            ds.AddOrUpdate(DicomTag.RescaleSlope, 1.0);
+        }
+        ds.AddOrUpdate(DicomTag.RescaleType, "US");
+        if (sopClass == DXPresentation && !ds.Contains(DicomTag.WindowCenter) && !ds.Contains(DicomTag.VOILUTSequence))
+        {
+            var (min, max) = StoredRange(p);
+            var slope = ds.GetSingleValue<double>(DicomTag.RescaleSlope);
+            var intercept = ds.GetSingleValue<double>(DicomTag.RescaleIntercept);
+            double a = min * slope + intercept, b = max * slope + intercept;
+            ds.AddOrUpdate(DicomTag.WindowCenter, (a + b) / 2);
+            ds.AddOrUpdate(DicomTag.WindowWidth, Math.Max(1.0, Math.Abs(b - a) + 1));
+        }
+    }
+
+    /// <summary>The smallest and largest stored value of single-sample pixels of 8, 16 or 32 bits.</summary>
+    private static (long Min, long Max) StoredRange(DerivedPixelData p)
+    {
+        var bytes = p.Data.Span;
+        var size = p.BitsAllocated / 8;
+        long min = long.MaxValue, max = long.MinValue;
+        for (var i = 0; i + size <= bytes.Length; i += size)
+        {
+            ulong raw = size switch
+            {
+                1 => bytes[i],
+                2 => BinaryPrimitives.ReadUInt16LittleEndian(bytes[i..]),
+                _ => BinaryPrimitives.ReadUInt32LittleEndian(bytes[i..]),
+            };
+            var value = (long)(raw & ((1UL << p.BitsStored) - 1));
+            // Two's complement within Bits Stored when signed.
+            if (p.PixelRepresentation == 1 && (value & (1L << (p.BitsStored - 1))) != 0) value -= 1L << p.BitsStored;
+            min = Math.Min(min, value);
+            max = Math.Max(max, value);
+        }
+        return (min, max);
+    }
+
+    /// <summary>SC Equipment module (PS3.3 C.8.6.1): how the image was converted, and by what.</summary>
+    private void AddSecondaryCaptureEquipment(DicomDataset ds, string conversionType)
+    {
+        ds.AddOrUpdate(DicomTag.ConversionType, conversionType);
+        ds.AddOrUpdate(DicomTag.SecondaryCaptureDeviceManufacturer, _processing.Manufacturer);
+        ds.AddOrUpdate(DicomTag.SecondaryCaptureDeviceManufacturerModelName, _processing.AlgorithmName);
+        ds.AddOrUpdate(DicomTag.SecondaryCaptureDeviceSoftwareVersions, _processing.AlgorithmVersion);
+        ds.AddOrUpdate(DicomTag.DateOfSecondaryCapture, _time);
+        ds.AddOrUpdate(DicomTag.TimeOfSecondaryCapture, _time);
+        // The SC IOD has no Image Plane module, so General Image's Patient Orientation (Type 2C) is required: the
+        // letters of the source's direction cosines when it had them (PS3.3 C.7.6.1.1.1), else empty (unknown).
+        if (ds.Contains(DicomTag.PatientOrientation)) return;
+        if (ds.GetValueCount(DicomTag.ImageOrientationPatient) == 6)
+        {
+            var o = ds.GetValues<double>(DicomTag.ImageOrientationPatient);
+            ds.AddOrUpdate(DicomTag.PatientOrientation, OrientationLetters(o[0], o[1], o[2]), OrientationLetters(o[3], o[4], o[5]));
+        }
+        else
+        {
+            SetEmpty(ds, DicomTag.PatientOrientation);
+        }
+    }
+
+    /// <summary>
+    /// The patient direction of a direction cosine: L/R, P/A, H/F for +/- x, y, z, the largest component first,
+    /// components under 0.0001 (numerical noise of an axis-aligned plane) left out.
+    /// </summary>
+    public static string OrientationLetters(double x, double y, double z)
+    {
+        var letters = new[] { (Math.Abs(x), x > 0 ? 'L' : 'R'), (Math.Abs(y), y > 0 ? 'P' : 'A'), (Math.Abs(z), z > 0 ? 'H' : 'F') };
+        return new string(letters.Where(l => l.Item1 > 1e-4).OrderByDescending(l => l.Item1).Select(l => l.Item2).ToArray());
+    }
+
+    /// <summary>
+    /// Our texts are whatever the job was given; when one is not ASCII and the dataset names no character set, it is
+    /// declared UTF-8 (ISO_IR 192) before any is encoded. A source that declares another set keeps it: re-encoding
+    /// all its values is not the builder's business, so texts outside that set are the caller's to avoid.
+    /// </summary>
+    private void DeclareCharacterSet(DicomDataset ds)
+    {
+        var p = _processing;
+        var texts = new[] { p.DerivationDescription, p.AlgorithmName, p.AlgorithmVersion, p.ModelName ?? "", p.Manufacturer, p.SeriesDescription };
+        if (texts.Any(s => s.Any(c => c > 0x7F)) && !ds.Contains(DicomTag.SpecificCharacterSet))
+            ds.AddOrUpdate(DicomTag.SpecificCharacterSet, "ISO_IR 192");
+    }
+
+    /// <summary>A name-based UID on the job's seed and these parts, or a random one without a seed.</summary>
+    private DicomUID NewUid(string role, params string[] parts) =>
+        _processing.UidSeed is { } seed ? DicomUID.FromName([role, .. seed, .. parts]) : DicomUID.Generate();
+
+    private static void CheckPixels(DerivedPixelData p)
+    {
+        if (p.Rows is < 1 or > ushort.MaxValue || p.Columns is < 1 or > ushort.MaxValue)
+            throw new DicomValueException($"pixel data of {p.Rows} x {p.Columns}: rows and columns must be 1 to 65535");
+        if (p.SamplesPerPixel is not (1 or 3) || p.NumberOfFrames < 1)
+            throw new DicomValueException($"{p.SamplesPerPixel} samples per pixel, {p.NumberOfFrames} frames: 1 or 3 samples and at least one frame");
+        if (p.BitsAllocated is not (8 or 16 or 32) || p.BitsStored < 1 || p.BitsStored > p.BitsAllocated || p.HighBit != p.BitsStored - 1)
+            throw new DicomValueException($"bits allocated/stored/high bit {p.BitsAllocated}/{p.BitsStored}/{p.HighBit}: allocated 8, 16 or 32, stored up to that, high bit = stored - 1");
+        if (p.PixelRepresentation is not (0 or 1))
+            throw new DicomValueException($"pixel representation {p.PixelRepresentation}: 0 (unsigned) or 1 (signed)");
+        if (p.Data.Length != p.ExpectedLength)
+            throw new DicomValueException($"pixel data has {p.Data.Length} bytes; {p.Rows} x {p.Columns} x {p.SamplesPerPixel} samples x {p.BitsAllocated / 8} bytes x {p.NumberOfFrames} frames is {p.ExpectedLength}");
+        if (p.NumberOfFrames > 1)
+            throw new DicomValueException("multi-frame derived images are not supported yet: the IODs the builder writes are single-frame");
+        if ((p.WindowCenter is null) != (p.WindowWidth is null) || (p.WindowCenter is { } c && c.Count != p.WindowWidth!.Count))
+            throw new DicomValueException("window centers and widths come in pairs");
+        if ((p.RescaleSlope is null) != (p.RescaleIntercept is null))
+            throw new DicomValueException("rescale slope and intercept come together");
+    }
+
+    private static void CheckLength(string value, int max, string what)
+    {
+        if (value.Length > max) throw new DicomValueException($"{what} has {value.Length} characters; at most {max} fit");
+    }
+
+    private static void SetEmpty(DicomDataset ds, DicomTag tag) => ds.AddOrUpdate(tag, Array.Empty<string>());
+
+    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,78 @@
+namespace MedfusionDicom.Dicom.Derived;
+
+/// <summary>
+/// New pixel data, already in stored form (the float32 to stored-value conversion happens before, in
+/// MedfusionDicom.Dicom.Imaging): the Image Pixel module's description and the native little-endian bytes,
+/// frame after frame, planar configuration 0 (colour-by-pixel) when there are several samples.
+/// </summary>
+public sealed record DerivedPixelData(
+    int Rows,
+    int Columns,
+    int SamplesPerPixel,
+    string PhotometricInterpretation,
+    int BitsAllocated,
+    int BitsStored,
+    int HighBit,
+    int PixelRepresentation,
+    ReadOnlyMemory<byte> Data,
+    int NumberOfFrames = 1)
+{
+    /// <summary>
+    /// Modality LUT of the stored values. Null: the stored values have the source's scale, and the source's
+    /// Rescale Slope/Intercept/Type are carried forward (what a denoiser that keeps the source's encoding writes).
+    /// </summary>
+    public double? RescaleSlope { get; init; }
+    public double? RescaleIntercept { get; init; }
+    /// <summary>Rescale Type (0028,1054), e.g. HU or US; only written with a slope and intercept.</summary>
+    public string? RescaleType { get; init; }
+
+    /// <summary>Window Center (0028,1050) values, in rescaled units; with <see cref="WindowWidth"/>, one width per center.</summary>
+    public IReadOnlyList<double>? WindowCenter { get; init; }
+    public IReadOnlyList<double>? WindowWidth { get; init; }
+
+    /// <summary>The size the pixel description implies, in bytes.</summary>
+    public long ExpectedLength => (long)Rows * Columns * SamplesPerPixel * (BitsAllocated / 8) * NumberOfFrames;
+}
+
+/// <summary>What produced the new pixels, and how to file them: one per output series (one builder per job).</summary>
+public sealed record DerivedImageProcessing
+{
+    /// <summary>Derivation Description (0008,2111), free text (ST, at most 1024 characters).</summary>
+    public required string DerivationDescription { get; init; }
+
+    /// <summary>Derivation Code Sequence (0008,9215) items, from CID 7203 where one fits (see <see cref="DicomCodes"/>).</summary>
+    public IReadOnlyList<DicomCodedEntry> DerivationCodes { get; init; } = [];
+
+    /// <summary>Algorithm, written as the contributing equipment's Manufacturer's Model Name (LO).</summary>
+    public required string AlgorithmName { get; init; }
+
+    /// <summary>Algorithm version, the first of the contributing equipment's Software Versions.</summary>
+    public required string AlgorithmVersion { get; init; }
+
+    /// <summary>The model (weights) used, the second Software Versions value when given.</summary>
+    public string? ModelName { get; init; }
+
+    /// <summary>Manufacturer (0008,0070) of the contributing (and, for synthetic images, the general) equipment.</summary>
+    public string Manufacturer { get; init; } = "MedfusionDicom";
+
+    /// <summary>Series Description (0008,103E) of the new series.</summary>
+    public required string SeriesDescription { get; init; }
+
+    /// <summary>Series Number (0020,0011) of the new series.</summary>
+    public int SeriesNumber { get; init; } = 1000;
+
+    /// <summary>
+    /// Parts of a deterministic seed (e.g. the job ID and the source series UID). Given, every new UID is name-based
+    /// on them (<see cref="DicomUID.FromName"/>), so a retried job writes the same instances; null: random 2.25 UIDs.
+    /// </summary>
+    public IReadOnlyList<string>? UidSeed { get; init; }
+
+    /// <summary>
+    /// The content was generated rather than measured: Synthetic Data (0008,001C) YES and the contributing equipment
+    /// is Synthesizing Equipment (109100). Images derived from a synthetic source are synthetic too, whatever this says.
+    /// </summary>
+    public bool IsSynthetic { get; init; }
+
+    /// <summary>When the processing ran: Content, Series, Instance Creation and Contribution date/time. Null: now.</summary>
+    public DateTime? ProcessingTime { get; init; }
+}

@@ -1,0 +1,207 @@
+using System.Buffers.Binary;
+using System.Globalization;
+
+namespace MedfusionDicom.Dicom.Imaging;
+
+/// <summary>
+/// A frame as float32 samples, interleaved (row-major, channels last: H x W x C) whatever the planar configuration was.
+/// Monochrome values are modality values (stored value x slope + intercept). MONOCHROME1 frames are NOT inverted:
+/// inverting would turn e.g. attenuation values into something else; <see cref="IsInverted"/> tells a display to do it.
+/// </summary>
+public sealed record DicomFloatFrame(float[] Data, int Rows, int Columns, int Channels, bool IsInverted);
+
+/// <summary>Stored pixel values made from float32 data, and the Image Pixel / Modality LUT attributes that describe them.</summary>
+public sealed record DicomStoredPixels(
+    byte[] Data, int BitsAllocated, int BitsStored, int HighBit, int PixelRepresentation, double RescaleSlope, double RescaleIntercept, int ClampedCount)
+{
+    /// <summary>Sets Bits Allocated/Stored, High Bit, Pixel Representation and Rescale Slope/Intercept (not Pixel Data,
+    /// which a multi-frame caller assembles from several results).</summary>
+    public DicomDataset ApplyTo(DicomDataset ds)
+    {
+        ds.AddOrUpdate(DicomTag.BitsAllocated, (ushort)BitsAllocated);
+        ds.AddOrUpdate(DicomTag.BitsStored, (ushort)BitsStored);
+        ds.AddOrUpdate(DicomTag.HighBit, (ushort)HighBit);
+        ds.AddOrUpdate(DicomTag.PixelRepresentation, (ushort)PixelRepresentation);
+        ds.AddOrUpdate(DicomTag.RescaleSlope, DicomPixelConverter.FormatDecimalString(RescaleSlope));
+        ds.AddOrUpdate(DicomTag.RescaleIntercept, DicomPixelConverter.FormatDecimalString(RescaleIntercept));
+        return ds;
+    }
+}
+
+/// <summary>Options for turning float32 values into stored values.</summary>
+public sealed record DicomStoreOptions(int BitsStored = 16, bool Signed = false, double? RescaleSlope = null, double? RescaleIntercept = null);
+
+/// <summary>Stored pixel values to float32 (Modality LUT, bit masking, sign, colour models) and back.</summary>
+public static class DicomPixelConverter
+{
+    /// <summary>Converts one native frame. Rescale applies to monochrome data only (PS3.3 C.11.1: the Modality LUT is for grayscale).</summary>
+    public static DicomFloatFrame ToFloat32(ReadOnlySpan<byte> frame, DicomPixelDescription d, double rescaleSlope = 1, double rescaleIntercept = 0)
+    {
+        d.Validate();
+        if (frame.Length < d.FrameLength)
+            throw new DicomCodecException($"frame holds {frame.Length} bytes; {d.Rows}x{d.Columns} with {d.SamplesPerPixel} sample(s) of {d.BitsAllocated} bits needs {d.FrameLength}");
+        if (d.BitsAllocated > 32) throw new DicomCodecException($"Bits Allocated {d.BitsAllocated} is not supported for conversion to float32");
+        if (!double.IsFinite(rescaleSlope) || !double.IsFinite(rescaleIntercept))
+            throw new DicomCodecException($"rescale slope {rescaleSlope} / intercept {rescaleIntercept} is not a finite number");
+        var pixels = d.Rows * d.Columns;
+        var pi = d.PhotometricInterpretation;
+        switch (pi)
+        {
+            case "MONOCHROME1" or "MONOCHROME2":
+            {
+                if (d.SamplesPerPixel != 1) throw new DicomCodecException($"{pi} needs Samples per Pixel 1, not {d.SamplesPerPixel}");
+                var result = new float[pixels];
+                for (var i = 0; i < pixels; i++) result[i] = (float)(Sample(frame, d, i) * rescaleSlope + rescaleIntercept);
+                return new DicomFloatFrame(result, d.Rows, d.Columns, 1, pi == "MONOCHROME1");
+            }
+            case "RGB" or "YBR_FULL":
+                return Color(frame, d, pixels, ycc: pi == "YBR_FULL");
+            case "YBR_FULL_422":
+                return Ybr422(frame, d, pixels);
+            default:
+                throw new DicomCodecException($"Photometric Interpretation '{pi}' cannot be converted to float32 (supported: MONOCHROME1/2, RGB, YBR_FULL, YBR_FULL_422)");
+        }
+    }
+
+    private static DicomFloatFrame Color(ReadOnlySpan<byte> frame, DicomPixelDescription d, int pixels, bool ycc)
+    {
+        if (d.SamplesPerPixel != 3) throw new DicomCodecException($"{d.PhotometricInterpretation} needs Samples per Pixel 3, not {d.SamplesPerPixel}");
+        var result = new float[pixels * 3];
+        var planar = d.PlanarConfiguration == 1;
+        var max = MaxValue(d);
+        for (var p = 0; p < pixels; p++)
+        {
+            long a, b, c;
+            if (planar) (a, b, c) = (Sample(frame, d, p), Sample(frame, d, pixels + p), Sample(frame, d, 2 * pixels + p));
+            else (a, b, c) = (Sample(frame, d, 3 * p), Sample(frame, d, 3 * p + 1), Sample(frame, d, 3 * p + 2));
+            if (ycc) YccToRgb(a, b, c, max, result.AsSpan(3 * p, 3));
+            else (result[3 * p], result[3 * p + 1], result[3 * p + 2]) = (a, b, c);
+        }
+        return new DicomFloatFrame(result, d.Rows, d.Columns, 3, false);
+    }
+
+    /// <summary>YBR_FULL_422 stores Y1 Y2 Cb Cr for each horizontal pair of pixels (PS3.3 C.7.6.3.1.2).</summary>
+    private static DicomFloatFrame Ybr422(ReadOnlySpan<byte> frame, DicomPixelDescription d, int pixels)
+    {
+        if (d.SamplesPerPixel != 3) throw new DicomCodecException($"YBR_FULL_422 needs Samples per Pixel 3, not {d.SamplesPerPixel}");
+        if (d.Columns % 2 != 0) throw new DicomCodecException($"YBR_FULL_422 needs an even number of columns, not {d.Columns}");
+        var result = new float[pixels * 3];
+        var max = MaxValue(d);
+        for (var p = 0; p < pixels; p += 2)
+        {
+            var s = p * 2;
+            long y1 = Sample(frame, d, s), y2 = Sample(frame, d, s + 1), cb = Sample(frame, d, s + 2), cr = Sample(frame, d, s + 3);
+            YccToRgb(y1, cb, cr, max, result.AsSpan(3 * p, 3));
+            YccToRgb(y2, cb, cr, max, result.AsSpan(3 * p + 3, 3));
+        }
+        return new DicomFloatFrame(result, d.Rows, d.Columns, 3, false);
+    }
+
+    private static long MaxValue(DicomPixelDescription d) => (1L << d.BitsStored) - 1;
+
+    /// <summary>ITU-R BT.601 full-range YCbCr to RGB, centred on half the stored range, clamped to it.</summary>
+    private static void YccToRgb(long y, long cb, long cr, long max, Span<float> rgb)
+    {
+        var half = (max + 1) / 2.0;
+        double dcb = cb - half, dcr = cr - half;
+        rgb[0] = (float)Math.Clamp(y + 1.402 * dcr, 0, max);
+        rgb[1] = (float)Math.Clamp(y - 0.344136 * dcb - 0.714136 * dcr, 0, max);
+        rgb[2] = (float)Math.Clamp(y + 1.772 * dcb, 0, max);
+    }
+
+    /// <summary>Sample <paramref name="index"/> as a stored value: bits above High Bit (overlays, garbage) masked off, sign-extended.</summary>
+    private static long Sample(ReadOnlySpan<byte> frame, DicomPixelDescription d, int index)
+    {
+        ulong raw = d.BitsAllocated switch
+        {
+            1 => (ulong)(frame[index >> 3] >> (index & 7)) & 1,
+            8 => frame[index],
+            16 => BinaryPrimitives.ReadUInt16LittleEndian(frame[(index * 2)..]),
+            _ => BinaryPrimitives.ReadUInt32LittleEndian(frame[(index * 4)..]),
+        };
+        var shift = d.HighBit - d.BitsStored + 1;
+        var mask = (1UL << d.BitsStored) - 1;
+        var v = (raw >> shift) & mask;
+        if (d.IsSigned && (v & (1UL << (d.BitsStored - 1))) != 0) return (long)v - (1L << d.BitsStored);
+        return (long)v;
+    }
+
+    /// <summary>
+    /// Quantizes float32 values to stored values of <see cref="DicomStoreOptions.BitsStored"/> bits (8 allocated up to 8,
+    /// else 16), High Bit = Bits Stored - 1. Without a given slope/intercept: integral data that fits is stored as is
+    /// (slope 1, intercept 0, or an intercept that shifts it into range); otherwise the data's range is spread over the
+    /// full stored range. Slope and intercept are what the DS strings say, so readers recover exactly what we quantized.
+    /// Values outside the stored range (only possible with a given slope/intercept) are clamped and counted.
+    /// </summary>
+    public static DicomStoredPixels FromFloat32(ReadOnlySpan<float> values, DicomStoreOptions? options = null)
+    {
+        options ??= new DicomStoreOptions();
+        var bits = options.BitsStored;
+        if (bits is < 1 or > 16) throw new DicomCodecException($"Bits Stored {bits} is not supported for stored output (1 to 16)");
+        var allocated = bits <= 8 ? 8 : 16;
+        long lo = options.Signed ? -(1L << (bits - 1)) : 0;
+        long hi = options.Signed ? (1L << (bits - 1)) - 1 : (1L << bits) - 1;
+        double min = double.PositiveInfinity, max = double.NegativeInfinity;
+        var integral = true;
+        for (var i = 0; i < values.Length; i++)
+        {
+            var v = values[i];
+            if (!float.IsFinite(v)) throw new DicomCodecException($"value {i} is {v}; only finite values can be stored");
+            if (v < min) min = v;
+            if (v > max) max = v;
+            if (integral && v != MathF.Round(v)) integral = false;
+        }
+        if (values.Length == 0) min = max = 0;
+        var (slope, intercept) = options.RescaleSlope is { } s
+            ? (s, options.RescaleIntercept ?? 0)
+            : ChooseRescale(min, max, integral, lo, hi, options.RescaleIntercept);
+        slope = ParseDecimalString(FormatDecimalString(slope));
+        intercept = ParseDecimalString(FormatDecimalString(intercept));
+        if (slope == 0 || !double.IsFinite(slope) || !double.IsFinite(intercept))
+            throw new DicomCodecException($"rescale slope {slope} / intercept {intercept} cannot map values to stored values");
+        var data = new byte[values.Length * (allocated / 8)];
+        var clamped = 0;
+        for (var i = 0; i < values.Length; i++)
+        {
+            var stored = Math.Round((values[i] - intercept) / slope, MidpointRounding.AwayFromZero);
+            if (stored < lo || stored > hi)
+            {
+                clamped++;
+                stored = Math.Clamp(stored, lo, hi);
+            }
+            // Two's complement fills the bits above High Bit with the sign, as most writers do; readers mask them anyway.
+            var q = (long)stored;
+            if (allocated == 8) data[i] = (byte)q;
+            else BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(i * 2), (ushort)q);
+        }
+        return new DicomStoredPixels(data, allocated, bits, bits - 1, options.Signed ? 1 : 0, slope, intercept, clamped);
+    }
+
+    private static (double Slope, double Intercept) ChooseRescale(double min, double max, bool integral, long lo, long hi, double? fixedIntercept)
+    {
+        if (fixedIntercept is { } fi)
+        {
+            if (integral && min - fi >= lo && max - fi <= hi) return (1, fi);
+            var needed = Math.Max((max - fi) / hi, lo < 0 ? (min - fi) / lo : 0);
+            return (needed > 0 ? needed : 1, fi);
+        }
+        if (integral && min >= lo && max <= hi) return (1, 0);
+        if (integral && max - min <= hi - lo) return (1, min - lo);
+        if (max == min) return (1, min - lo);
+        var slope = (max - min) / (hi - lo);
+        return (slope, min - lo * slope);
+    }
+
+    /// <summary>The shortest decimal string of at most 16 characters (the DS limit) that comes closest to <paramref name="value"/>.</summary>
+    public static string FormatDecimalString(double value)
+    {
+        for (var digits = 15; digits > 0; digits--)
+        {
+            var s = value.ToString("G" + digits, CultureInfo.InvariantCulture);
+            if (s.Length <= 16) return s;
+        }
+        throw new DicomValueException($"{value} cannot be written as a Decimal String");
+    }
+
+    private static double ParseDecimalString(string s) => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,63 @@
+using MedfusionDicom.Diffusion.Networks;
+using MedfusionDicom.Diffusion.Schedulers;
+using MedfusionDicom.Torch;
+using static MedfusionDicom.Torch.torch;
+
+namespace MedfusionDicom.Diffusion.Pipelines;
+
+public enum RestorationTask { Denoise, SuperResolve, Inpaint }
+
+/// <summary>
+/// Med-cDiff: a DDPM whose UNet sees [x_t, condition] (and the mask for inpainting) concatenated on channels.
+/// The condition is the degraded image at the output size: the noisy image, the bicubic-upsampled low-resolution
+/// image, or the image with the unknown region zeroed. Tensors are [B, 1, H, W] in [-1, 1]; masks are 1 where unknown.
+/// </summary>
+public sealed class RestorationPipeline(MedfusionUNet unet, GaussianScheduler scheduler, RestorationTask task)
+{
+    public MedfusionUNet UNet { get; } = unet;
+    public GaussianScheduler Scheduler { get; } = scheduler;
+    public RestorationTask Task { get; } = task;
+
+    /// <summary>Input channels of the UNet for an image of `channels` channels.</summary>
+    public static int InputChannels(RestorationTask task, int channels = 1) => 2 * channels + (task == RestorationTask.Inpaint ? 1 : 0);
+
+    /// <summary>The network input: x_t, the condition, and for inpainting the mask.</summary>
+    public static Tensor NetworkInput(Tensor xt, Tensor condition, Tensor? mask) => mask is null ? cat([xt, condition], 1) : cat([xt, condition, mask], 1);
+
+    /// <summary>The condition of super-resolution: the low-resolution image upsampled (bicubic) by `scale`.</summary>
+    public static Tensor UpsampleCondition(Tensor lowRes, int scale) =>
+        nn.functional.interpolate(lowRes, [lowRes.size(2) * scale, lowRes.size(3) * scale], mode: InterpolationMode.Bicubic, align_corners: false).clamp(-1.0, 1.0);
+
+    /// <summary>The condition of inpainting: the known pixels, zero where unknown.</summary>
+    public static Tensor MaskCondition(Tensor image, Tensor mask) => image * (1.0 - mask);
+
+    /// <summary>Restores from a condition built by the helpers above (mask required for inpainting only).</summary>
+    public Tensor Restore(Tensor condition, Tensor? mask, SamplerKind sampler, SamplingOptions options)
+    {
+        if ((Task == RestorationTask.Inpaint) != (mask is not null)) throw new ArgumentException("a mask is given for, and only for, inpainting");
+        using var scope = NewDisposeScope();
+        using var eval = new EvalMode(UNet);
+        NoisePredictor model = (x, t) =>
+        {
+            using var tt = full([x.size(0)], t, ScalarType.Float32, x.device);
+            return UNet.call(NetworkInput(x, condition, mask), tt, null);
+        };
+        var opts = options with { ClipX0 = true };
+        if (mask is not null)
+        {
+            var known = MaskCondition(condition, mask);
+            var keep = 1.0 - mask;
+            // Known pixels are replaced after every step by the known image noised to the current level (RePaint's
+            // replacement), and exactly at the end, so the output keeps them bit for bit.
+            opts = opts with
+            {
+                AfterStep = (x, t) => t < 0
+                    ? x * mask + known * keep
+                    : x * mask + Scheduler.AddNoise(known, randn(known.shape, known.dtype, known.device, generator: options.Generator),
+                        full([x.size(0)], t, ScalarType.Int64, x.device)) * keep,
+            };
+        }
+        var xT = randn(condition.shape, condition.dtype, condition.device, generator: options.Generator);
+        return Sampler.Sample(sampler, Scheduler, model, xT, opts).MoveToOuterDisposeScope();
+    }
+}

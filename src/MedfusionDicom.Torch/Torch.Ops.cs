@@ -1,0 +1,64 @@
+using MedfusionDicom.Torch.Native;
+
+namespace MedfusionDicom.Torch;
+
+public static partial class torch
+{
+    public static Tensor cat(IList<Tensor> tensors, long dim = 0) => Call.Run(Op.Cat, tensors.ToArray(), [dim]);
+    public static Tensor concat(IList<Tensor> tensors, long dim = 0) => cat(tensors, dim);
+    public static Tensor stack(IEnumerable<Tensor> tensors, long dim = 0) => Call.Run(Op.Stack, tensors.ToArray(), [dim]);
+    public static Tensor where(Tensor condition, Tensor x, Tensor y) => Call.Run(Op.Where, [condition, x, y]);
+    public static Tensor where(Tensor condition, Tensor x, Scalar y) => x.where(condition, y);
+    public static Tensor where(Tensor condition, Scalar x, Tensor y) => Call.Run(Op.Where, [condition, null, y], default, [x.Value, 0], Call.Mask(x));
+    public static Tensor[] chunk(Tensor input, long chunks, long dim = 0) => input.chunk(chunks, dim);
+    public static Tensor[] split(Tensor input, long size, long dim = 0) => input.split(size, dim);
+    public static Tensor[] split(Tensor input, long[] sizes, long dim = 0) => input.split(sizes, dim);
+    public static Tensor matmul(Tensor a, Tensor b) => a.matmul(b);
+    public static Tensor bmm(Tensor a, Tensor b) => a.bmm(b);
+    public static Tensor mm(Tensor a, Tensor b) => a.mm(b);
+    public static Tensor add(Tensor a, Tensor b) => a.add(b);
+    public static Tensor sub(Tensor a, Tensor b) => a.sub(b);
+    public static Tensor mul(Tensor a, Tensor b) => a.mul(b);
+    public static Tensor div(Tensor a, Tensor b) => a.div(b);
+    public static Tensor pow(Tensor a, Tensor exponent) => a.pow(exponent);
+    public static Tensor pow(Tensor a, Scalar exponent) => a.pow(exponent);
+    public static Tensor pow(Scalar a, Tensor exponent) => Tensor.RPow(a, exponent);
+    public static Tensor maximum(Tensor a, Tensor b) => a.maximum(b);
+    public static Tensor minimum(Tensor a, Tensor b) => a.minimum(b);
+    public static Tensor exp(Tensor x) => x.exp();
+    public static Tensor log(Tensor x) => x.log();
+    public static Tensor sqrt(Tensor x) => x.sqrt();
+    public static Tensor rsqrt(Tensor x) => x.rsqrt();
+    public static Tensor abs(Tensor x) => x.abs();
+    public static Tensor sin(Tensor x) => x.sin();
+    public static Tensor cos(Tensor x) => x.cos();
+    public static Tensor tanh(Tensor x) => x.tanh();
+    public static Tensor sigmoid(Tensor x) => x.sigmoid();
+    public static Tensor clamp(Tensor x, Scalar? min = null, Scalar? max = null) => x.clamp(min, max);
+    public static Tensor clip(Tensor x, Scalar? min = null, Scalar? max = null) => x.clamp(min, max);
+    public static Tensor lerp(Tensor start, Tensor end, Scalar weight) => start.lerp(end, weight);
+    public static Tensor masked_fill(Tensor x, Tensor mask, Scalar value) => x.masked_fill(mask, value);
+    public static Tensor gather(Tensor x, long dim, Tensor index) => x.gather(dim, index);
+    public static Tensor index_select(Tensor x, long dim, Tensor index) => x.index_select(dim, index);
+    public static Tensor sum(Tensor x) => x.sum();
+    public static Tensor mean(Tensor x) => x.mean();
+    public static Tensor std(Tensor x, bool unbiased = true) => x.std(unbiased);
+    public static Tensor max(Tensor x) => x.max();
+    public static Tensor min(Tensor x) => x.min();
+    public static Tensor amax(Tensor x, long[] dims, bool keepdim = false) => x.amax(dims, keepdim);
+    public static Tensor amin(Tensor x, long[] dims, bool keepdim = false) => x.amin(dims, keepdim);
+    public static Tensor argmax(Tensor x) => x.argmax();
+    public static Tensor reshape(Tensor x, params long[] shape) => x.reshape(shape);
+    public static Tensor permute(Tensor x, params long[] permutation) => x.permute(permutation);
+    public static Tensor transpose(Tensor x, long dim0, long dim1) => x.transpose(dim0, dim1);
+    public static Tensor flatten(Tensor x, long start_dim = 0, long end_dim = -1) => x.flatten(start_dim, end_dim);
+    public static Tensor squeeze(Tensor x, long? dim = null) => dim.HasValue ? x.squeeze(dim.Value) : x.squeeze();
+    public static Tensor unsqueeze(Tensor x, long dim) => x.unsqueeze(dim);
+    public static Tensor softmax(Tensor x, long dim, ScalarType? dtype = null) => nn.functional.softmax(x, dim, dtype);
+    public static Tensor triu(Tensor x, long diagonal = 0) => x.triu(diagonal);
+    public static Tensor tril(Tensor x, long diagonal = 0) => x.tril(diagonal);
+    public static Tensor flip(Tensor x, params long[] dims) => x.flip(dims);
+    public static Tensor cumsum(Tensor x, long dim) => x.cumsum(dim);
+    public static Tensor isnan(Tensor x) => x.isnan();
+    public static Tensor logsumexp(Tensor x, long dim, bool keepdim = false) => x.logsumexp(dim, keepdim);
+}

@@ -1,0 +1,117 @@
+using MedfusionDicom.Diffusion.Evaluation;
+using MedfusionDicom.Diffusion.Networks;
+using MedfusionDicom.Diffusion.Pipelines;
+using MedfusionDicom.Diffusion.Schedulers;
+using MedfusionDicom.Diffusion.Training;
+using MedfusionDicom.Torch;
+
+namespace MedfusionDicom.Worker.Models;
+
+/// <summary>Loads the model folders `medfusion train` writes: a Medfusion latent UNet (with its VAE) or a Med-cDiff UNet.</summary>
+public sealed class DiffusionModelLoader : IModelLoader
+{
+    public bool CanLoad(string modelDirectory)
+    {
+        if (!File.Exists(Path.Combine(modelDirectory, ModelStore.ConfigFile)) || !File.Exists(Path.Combine(modelDirectory, ModelStore.WeightsFile))) return false;
+        var kind = ModelStore.LoadConfig(modelDirectory).Kind;
+        return kind is ModelKind.Medfusion or ModelKind.Cdiff;
+    }
+
+    public IInferenceModel Load(string modelDirectory) => new DiffusionInferenceModel(modelDirectory);
+}
+
+/// <summary>
+/// A trained diffusion model behind the worker's batch interface. A batch shares one random generator, seeded by its
+/// first request; with batching off every request is reproducible from its own seed.
+/// </summary>
+internal sealed class DiffusionInferenceModel : IInferenceModel
+{
+    private readonly TrainConfig _config;
+    private readonly MedfusionUNet _unet;
+    private readonly MedfusionVae? _vae;
+    private readonly LatentDiffusionPipeline? _synthesis;
+    private readonly RestorationPipeline? _restoration;
+
+    public DiffusionInferenceModel(string directory)
+    {
+        var name = Path.GetFileName(Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar));
+        var (config, unet, scheduler) = ModelStore.LoadDiffusion(directory);
+        _config = config;
+        _unet = unet;
+        var size = config.ImageSize;
+        if (config.Kind == ModelKind.Medfusion)
+        {
+            _vae = ModelStore.LoadVae(ModelStore.ResolveVae(directory, config));
+            _synthesis = new LatentDiffusionPipeline(_vae, unet, scheduler, config.LatentScale);
+            Descriptor = new ModelDescriptor(name, InferenceTask.Synthesize, size, size, size, size, config.Labels, SamplerNames.All.Reverse().ToList(), 25, scheduler.T);
+        }
+        else
+        {
+            _restoration = new RestorationPipeline(unet, scheduler, config.Task);
+            var task = config.Task switch
+            {
+                RestorationTask.Denoise => InferenceTask.Denoise,
+                RestorationTask.SuperResolve => InferenceTask.SuperResolve,
+                _ => InferenceTask.Inpaint,
+            };
+            var input = task == InferenceTask.SuperResolve ? size / config.Scale : size;
+            Descriptor = new ModelDescriptor(name, task, size, size, input, input, [], SamplerNames.All, 50, scheduler.T);
+        }
+    }
+
+    public ModelDescriptor Descriptor { get; }
+
+    public IReadOnlyList<float[][]> Run(IReadOnlyList<InferenceInput> inputs, SamplerSettings settings, Action<int, int> onStep, CancellationToken cancellationToken)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var generator = new torch.Generator(inputs[0].Seed);
+        var options = new SamplingOptions
+        {
+            Steps = settings.Steps,
+            Eta = settings.Eta,
+            Generator = generator,
+            Progress = new StepReporter(onStep),
+            CancellationToken = cancellationToken,
+        };
+        var kind = SamplerNames.Parse(settings.Sampler);
+        if (_synthesis is not null)
+        {
+            var labels = inputs.SelectMany(i => Enumerable.Repeat((long)Array.IndexOf(_config.Labels, i.Label), i.Count)).ToArray();
+            // Guidance 0 in the API means "not set": the plain conditional estimate (scale 1).
+            var guidance = settings.GuidanceScale == 0 ? 1.0 : settings.GuidanceScale;
+            var images = _synthesis.Sample(labels, Descriptor.Height, Descriptor.Width, kind, options, guidance).contiguous().ToArray<float>();
+            var plane = Descriptor.Width * Descriptor.Height;
+            var results = new List<float[][]>();
+            var offset = 0;
+            foreach (var input in inputs)
+            {
+                results.Add(Enumerable.Range(0, input.Count).Select(k => images.AsSpan((offset + k) * plane, plane).ToArray()).ToArray());
+                offset += input.Count;
+            }
+            return results;
+        }
+        var sources = inputs.Select(i => new Image2D(Descriptor.InputWidth, Descriptor.InputHeight, i.Image!)).ToList();
+        var restored = ImageRestorer.Restore(_restoration!, sources, inputs.Select(i => i.Mask).ToList(), _config.Scale, kind, options);
+        return restored.Select(r => new[] { r.Data }).ToList();
+    }
+
+    public void WarmUp()
+    {
+        var input = Descriptor.Task == InferenceTask.Synthesize
+            ? new InferenceInput(0, 1, Descriptor.Labels.FirstOrDefault())
+            : new InferenceInput(0, 1, null, new float[Descriptor.InputWidth * Descriptor.InputHeight],
+                Descriptor.Task == InferenceTask.Inpaint ? Enumerable.Range(0, Descriptor.InputWidth * Descriptor.InputHeight).Select(i => i % 2 == 0).ToArray() : null);
+        Run([input], new SamplerSettings(1, 0, 0, Descriptor.Samplers[0]), (_, _) => { }, CancellationToken.None);
+    }
+
+    public void Dispose()
+    {
+        _unet.Dispose();
+        _vae?.Dispose();
+    }
+
+    private sealed class StepReporter(Action<int, int> onStep) : IProgress<SamplingProgress>
+    {
+        public void Report(SamplingProgress value) => onStep(value.Step, value.TotalSteps);
+    }
+}

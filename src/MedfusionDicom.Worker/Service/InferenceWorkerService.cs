@@ -1,0 +1,162 @@
+using Medfusion.V1;
+using MedfusionDicom.Grpc;
+using MedfusionDicom.Grpc.Server;
+using MedfusionDicom.Grpc.Worker;
+using MedfusionDicom.Worker.Models;
+using MedfusionDicom.Worker.Scheduling;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MedfusionDicom.Worker.Service;
+
+/// <summary>
+/// medfusion.v1.InferenceWorker: validates each request against the model it names, queues it, streams progress while
+/// it samples, and sends the images last. Bad requests are answered before anything is queued.
+/// </summary>
+public sealed class InferenceWorkerService
+{
+    /// <summary>Images one Synthesize call may ask for; more is more likely a mistake than a plan on a CPU worker.</summary>
+    public const int MaxSynthesizeCount = 64;
+
+    private readonly ModelCatalog _catalog;
+    private readonly InferenceScheduler _scheduler;
+    private readonly ILogger _logger;
+
+    public InferenceWorkerService(ModelCatalog catalog, InferenceScheduler scheduler, ILogger<InferenceWorkerService>? logger = null)
+    {
+        _catalog = catalog;
+        _scheduler = scheduler;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    public ServiceDefinition BindService() =>
+        ServiceDefinition.CreateBuilder(InferenceWorkerMethods.ServiceName)
+            .AddUnary(InferenceWorkerMethods.ListModels, ListModels)
+            .AddServerStreaming(InferenceWorkerMethods.Synthesize, (r, w, c) => RunAsync(r.Model, InferenceTask.Synthesize, r.Sampler, w, c,
+                m => Synthesis(m, r)))
+            .AddServerStreaming(InferenceWorkerMethods.Denoise, (r, w, c) => RunAsync(r.Model, InferenceTask.Denoise, r.Sampler, w, c,
+                m => Restoration(m, r.Image, null)))
+            .AddServerStreaming(InferenceWorkerMethods.SuperResolve, (r, w, c) => RunAsync(r.Model, InferenceTask.SuperResolve, r.Sampler, w, c,
+                m => SuperResolution(m, r)))
+            .AddServerStreaming(InferenceWorkerMethods.Inpaint, (r, w, c) => RunAsync(r.Model, InferenceTask.Inpaint, r.Sampler, w, c,
+                m => Restoration(m, r.Image, r.Mask)))
+            .Build();
+
+    private Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
+    {
+        var response = new ListModelsResponse();
+        foreach (var m in _catalog.Models.OrderBy(m => m.Descriptor.Name, StringComparer.Ordinal))
+        {
+            var d = m.Descriptor;
+            var info = new ModelInfo { Name = d.Name, Task = d.TaskName, Width = (uint)d.Width, Height = (uint)d.Height };
+            info.Labels.AddRange(d.Labels);
+            response.Models.Add(info);
+        }
+        return Task.FromResult(response);
+    }
+
+    /// <summary>What a request asks of its model, in model space, and how to turn the results back into API images.</summary>
+    private sealed record Prepared(InferenceInput Input, Func<float[], Image> ToImage);
+
+    private static Prepared Synthesis(ModelDescriptor model, SynthesizeRequest r)
+    {
+        if (r.Count == 0 || r.Count > MaxSynthesizeCount) throw Invalid($"count must be 1..{MaxSynthesizeCount}, got {r.Count}");
+        if (!model.Labels.Contains(r.Label, StringComparer.Ordinal))
+            throw Invalid($"model '{model.Name}' has no label '{r.Label}'; its labels are: {string.Join(", ", model.Labels)}");
+        return new Prepared(new InferenceInput(r.Sampler?.Seed ?? 0, (int)r.Count, r.Label),
+            px => ImageConversion.FromModel(px, model.Width, model.Height, PixelType.Uint8, 0, 255));
+    }
+
+    private static Prepared Restoration(ModelDescriptor model, Image? image, Image? mask)
+    {
+        var input = ImageConversion.ToModel(image, "image", model.InputWidth, model.InputHeight);
+        var maskBits = model.Task == InferenceTask.Inpaint ? ImageConversion.ToMask(mask, model.InputWidth, model.InputHeight) : null;
+        return new Prepared(new InferenceInput(0, 1, null, input.Pixels, maskBits),
+            px => ImageConversion.FromModel(px, model.Width, model.Height, input.PixelType, input.Minimum, input.Maximum));
+    }
+
+    private static Prepared SuperResolution(ModelDescriptor model, SuperResolveRequest r)
+    {
+        var factor = model.Width / model.InputWidth;
+        if (r.Scale != 0 && r.Scale != factor) throw Invalid($"model '{model.Name}' scales by {factor}, not {r.Scale}");
+        return Restoration(model, r.Image, null);
+    }
+
+    private async Task RunAsync(string modelName, InferenceTask task, SamplerOptions? sampler, IServerStreamWriter<JobUpdate> writer,
+        ServerCallContext context, Func<ModelDescriptor, Prepared> prepare)
+    {
+        var requestId = context.RequestHeaders.GetValue("x-request-id") ?? Guid.NewGuid().ToString("N")[..12];
+        InferenceJob job;
+        Prepared prepared;
+        try
+        {
+            var model = Resolve(modelName, task);
+            prepared = prepare(model.Descriptor);
+            var settings = Settings(model.Descriptor, sampler);
+            var input = prepared.Input with { Seed = sampler?.Seed ?? 0 };
+            job = _scheduler.Submit(model, input, settings, context.CancellationToken, requestId);
+        }
+        catch (InvalidImageException ex)
+        {
+            throw Reject(requestId, StatusCode.InvalidArgument, ex.Message);
+        }
+        catch (RpcException ex)
+        {
+            throw Reject(requestId, ex.StatusCode, ex.Status.Detail);
+        }
+        catch (QueueFullException ex)
+        {
+            throw Reject(requestId, StatusCode.ResourceExhausted, ex.Message);
+        }
+
+        await foreach (var (step, total) in job.Progress.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+            await writer.WriteAsync(new JobUpdate { Progress = new Progress { Step = (uint)step, TotalSteps = (uint)total } }).ConfigureAwait(false);
+        float[][] images;
+        try
+        {
+            images = await job.Completion.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            context.CancellationToken.ThrowIfCancellationRequested();
+            throw new RpcException(StatusCode.Unavailable, "the worker is shutting down");
+        }
+        catch (Exception ex) when (ex is not RpcException)
+        {
+            throw new RpcException(StatusCode.Internal, $"model '{modelName}' failed: {ex.Message}");
+        }
+        foreach (var image in images) await writer.WriteAsync(new JobUpdate { Image = prepared.ToImage(image) }).ConfigureAwait(false);
+    }
+
+    private IInferenceModel Resolve(string name, InferenceTask task)
+    {
+        if (string.IsNullOrEmpty(name)) throw Invalid("model is empty; ListModels names the models this worker serves");
+        if (!_catalog.TryGet(name, out var model))
+            throw new RpcException(StatusCode.NotFound, $"no model named '{name}'; this worker serves: {string.Join(", ", _catalog.Models.Select(m => m.Descriptor.Name).Order())}");
+        if (model.Descriptor.Task != task)
+            throw Invalid($"model '{name}' does {model.Descriptor.TaskName}, not {task.ApiName()}");
+        return model;
+    }
+
+    private static SamplerSettings Settings(ModelDescriptor model, SamplerOptions? options)
+    {
+        var steps = options is null || options.Steps == 0 ? model.DefaultSteps : (int)options.Steps;
+        if (steps > model.MaxSteps) throw Invalid($"steps must be 1..{model.MaxSteps} for model '{model.Name}', got {steps}");
+        var sampler = string.IsNullOrEmpty(options?.Sampler) ? model.Samplers[0] : options.Sampler;
+        if (!model.Samplers.Contains(sampler, StringComparer.Ordinal))
+            throw Invalid($"sampler '{sampler}' is not available for model '{model.Name}'; choose one of: {string.Join(", ", model.Samplers)}");
+        var eta = options?.Eta ?? 0;
+        if (!float.IsFinite(eta) || eta < 0 || eta > 1) throw Invalid($"eta must be within 0..1, got {eta}");
+        var guidance = options?.GuidanceScale ?? 0;
+        if (!float.IsFinite(guidance) || guidance < 0 || guidance > 50) throw Invalid($"guidance_scale must be within 0..50, got {guidance}");
+        return new SamplerSettings(steps, eta, guidance, sampler);
+    }
+
+    private static RpcException Invalid(string detail) => new(StatusCode.InvalidArgument, detail);
+
+    private RpcException Reject(string requestId, StatusCode code, string detail)
+    {
+        WorkerLog.RequestRejected(_logger, requestId, $"{code}: {detail}");
+        return new RpcException(code, detail);
+    }
+}

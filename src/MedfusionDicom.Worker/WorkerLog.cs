@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Logging;
+
+namespace MedfusionDicom.Worker;
+
+internal static partial class WorkerLog
+{
+    [LoggerMessage(1, LogLevel.Information, "Loaded model {Model} ({Task}) from {Directory}")]
+    public static partial void ModelLoaded(ILogger logger, string model, string task, string directory);
+
+    [LoggerMessage(2, LogLevel.Warning, "Skipped {Directory}: no loader recognises it as a model folder")]
+    public static partial void ModelFolderSkipped(ILogger logger, string directory);
+
+    [LoggerMessage(3, LogLevel.Information, "Request {RequestId} {Task} model={Model} steps={Steps} count={Count} batch={BatchSize} queueWaitMs={QueueWaitMs:F1} computeMs={ComputeMs:F1} outcome={Outcome}")]
+    public static partial void JobFinished(ILogger logger, string requestId, string task, string model, int steps, int count, int batchSize, double queueWaitMs, double computeMs, string outcome);
+
+    [LoggerMessage(4, LogLevel.Warning, "Request {RequestId} rejected: {Reason}")]
+    public static partial void RequestRejected(ILogger logger, string requestId, string reason);
+
+    [LoggerMessage(5, LogLevel.Error, "Batch of {BatchSize} on {Model} failed")]
+    public static partial void BatchFailed(ILogger logger, string model, int batchSize, Exception exception);
+
+    [LoggerMessage(6, LogLevel.Information, "Worker serving {ModelCount} model(s) on {Addresses}")]
+    public static partial void Serving(ILogger logger, int modelCount, string addresses);
+
+    [LoggerMessage(7, LogLevel.Information, "Warmed up {Model} in {ElapsedMs:F0} ms")]
+    public static partial void WarmedUp(ILogger logger, string model, double elapsedMs);
+}

@@ -1,0 +1,23 @@
+namespace MedfusionDicom.Worker;
+
+/// <summary>The worker's settings (configuration section "Worker").</summary>
+public sealed class WorkerOptions
+{
+    public const string SectionName = "Worker";
+
+    /// <summary>Address to listen on; loopback by default so that a worker is never exposed by accident.</summary>
+    public string ListenAddress { get; set; } = "127.0.0.1";
+    public int Port { get; set; } = 50051;
+    /// <summary>Folder with one sub-folder per model.</summary>
+    public string ModelsDirectory { get; set; } = "models";
+    /// <summary>PEM or PFX certificate for TLS (ALPN h2); cleartext HTTP/2 when empty.</summary>
+    public string? TlsCertificatePath { get; set; }
+    /// <summary>The private key of a PEM certificate, when it is in its own file.</summary>
+    public string? TlsKeyPath { get; set; }
+    public bool WarmUp { get; set; } = true;
+    /// <summary>
+    /// Batching is off by default: on a CPU, libtorch ran one batch of 8 slower than 8 single images
+    /// (bench/RESULTS.md, "Inference worker"). Turn it on (Worker:Scheduler:DynamicBatching) on a GPU.
+    /// </summary>
+    public Scheduling.SchedulerOptions Scheduler { get; set; } = new() { DynamicBatching = false };
+}

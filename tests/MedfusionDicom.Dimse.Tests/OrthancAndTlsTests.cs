@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using MedfusionDicom.Dicom;
+
+namespace MedfusionDicom.Dimse.Tests;
+
+/// <summary>Orthanc (a real PACS) in both directions, and DICOM TLS against dcmtk in both directions.</summary>
+public sealed class OrthancAndTlsTests
+{
+    private static string P(int port) => port.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Orthanc on loopback with its storage in a temporary folder, knowing our SCP as modality "ours".</summary>
+    private sealed class Orthanc : IAsyncDisposable
+    {
+        private readonly TempDir _dir = new();
+        private PeerProcess? _process;
+
+        public int DicomPort { get; } = Tools.FreePort();
+        public int HttpPort { get; } = Tools.FreePort();
+        public HttpClient Http { get; private set; } = null!;
+
+        public async Task StartAsync(int ourPort)
+        {
+            var config = new Dictionary<string, object>
+            {
+                ["Name"] = "mfdimse-test",
+                ["DicomAet"] = "ORTHANC",
+                ["DicomPort"] = DicomPort,
+                ["HttpPort"] = HttpPort,
+                ["StorageDirectory"] = _dir.Sub("storage"),
+                ["IndexDirectory"] = _dir.Sub("index"),
+                ["RemoteAccessAllowed"] = false,
+                ["AuthenticationEnabled"] = false,
+                ["DicomModalities"] = new Dictionary<string, object[]> { ["ours"] = [ScpHost.AETitle, "127.0.0.1", ourPort] },
+                ["Plugins"] = Array.Empty<string>(),
+            };
+            var path = Path.Combine(_dir.Path, "orthanc.json");
+            await File.WriteAllTextAsync(path, JsonSerializer.Serialize(config));
+            _process = new PeerProcess("/usr/sbin/Orthanc", [path], _dir.Path);
+            Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}/") };
+            await Tools.WaitForAsync(async () =>
+            {
+                if (_process.HasExited) throw new InvalidOperationException("Orthanc exited: " + await _process.StopAsync());
+                try
+                {
+                    return (await Http.GetAsync("system")).IsSuccessStatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            }, TimeSpan.FromSeconds(30), "Orthanc");
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Http?.Dispose();
+            if (_process is not null) await _process.DisposeAsync();
+            _dir.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task OurScu_ToOrthanc_AndOrthanc_ToOurScp_KeepEveryDataset()
+    {
+        await using var scp = await ScpHost.StartAsync();
+        await using var orthanc = new Orthanc();
+        await orthanc.StartAsync(scp.Port);
+        var files = Corpus.Uncompressed.Select(Corpus.Pydicom).Append(Corpus.Pydicom("JPEG2000.dcm")).Append(Corpus.Pydicom("SC_rgb_rle.dcm")).ToArray();
+
+        // Our SCU -> Orthanc: Orthanc accepts every syntax, so each file goes in its own.
+        var client = new DicomClient(new DicomClientOptions { Host = "127.0.0.1", Port = orthanc.DicomPort, CalledAE = "ORTHANC", CallingAE = "MEDFUSION" });
+        var results = await client.StoreAsync(files);
+        Assert.All(results, r => Assert.True(r.Succeeded, $"{r.Path}: {r.Error}"));
+        var ids = await orthanc.Http.GetFromJsonAsync<string[]>("instances");
+        Assert.Equal(files.Length, ids!.Length);
+        using var dir = new TempDir();
+        foreach (var id in ids)
+        {
+            var path = Path.Combine(dir.Path, id + ".dcm");
+            await File.WriteAllBytesAsync(path, await orthanc.Http.GetByteArrayAsync($"instances/{id}/file"));
+        }
+        var inOrthanc = DatasetAssert.ByInstanceUid(dir.Path);
+        foreach (var f in files) DatasetAssert.SameInstance(f, inOrthanc[DicomFile.Open(f).Dataset.GetString(DicomTag.SOPInstanceUID)]);
+
+        // Orthanc -> our SCP, through its REST API: the same instances arrive unchanged.
+        var response = await orthanc.Http.PostAsJsonAsync("modalities/ours/store", new Dictionary<string, object> { ["Resources"] = ids, ["Synchronous"] = true });
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        var received = DatasetAssert.ByInstanceUid(scp.Output);
+        Assert.Equal(files.Length, received.Count);
+        foreach (var f in files)
+        {
+            var uid = DicomFile.Open(f).Dataset.GetString(DicomTag.SOPInstanceUID);
+            DatasetAssert.SameInstance(f, received[uid]);
+            Assert.Equal("ORTHANC", DicomFile.Open(received[uid]).FileMetaInfo.GetString(DicomTag.SourceApplicationEntityTitle));
+        }
+    }
+
+    /// <summary>A self-signed certificate for 127.0.0.1/localhost, with its key, and both as PEM files for dcmtk.</summary>
+    private static (X509Certificate2 Cert, string CertPem, string KeyPem) Certificate(TempDir dir, string name)
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest($"CN={name}", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(IPAddress.Loopback);
+        san.AddDnsName("localhost");
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        var certPem = Path.Combine(dir.Path, name + ".crt");
+        var keyPem = Path.Combine(dir.Path, name + ".key");
+        File.WriteAllText(certPem, cert.ExportCertificatePem());
+        File.WriteAllText(keyPem, rsa.ExportPkcs8PrivateKeyPem());
+        return (cert, certPem, keyPem);
+    }
+
+    [Fact]
+    public async Task Tls_StorescuToOurScp_WithClientCertificates_AndAPeerWithoutOneIsRefused()
+    {
+        using var dir = new TempDir();
+        var server = Certificate(dir, "ourscp");
+        var dcmtk = Certificate(dir, "storescu");
+        await using var scp = await ScpHost.StartAsync(o => o.Tls = new DicomTlsOptions
+        {
+            Certificate = server.Cert,
+            RequireClientCertificate = true,
+            TrustedCertificates = [X509CertificateLoader.LoadCertificate(dcmtk.Cert.RawData)],
+        });
+        var files = Corpus.Uncompressed.Select(Corpus.Pydicom).ToArray();
+        var run = await Tools.RunAsync("storescu", ["+tls", dcmtk.KeyPem, dcmtk.CertPem, "+cf", server.CertPem, "-R", "-xb",
+            "-aec", ScpHost.AETitle, "127.0.0.1", P(scp.Port), .. files]);
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Equal(files.Length, DatasetAssert.ByInstanceUid(scp.Output).Count);
+
+        // Our SCU trusting the server but presenting no certificate: the handshake fails, the server carries on.
+        var noCert = scp.Client(configure: o => o.Tls = new DicomTlsOptions { TrustedCertificates = [X509CertificateLoader.LoadCertificate(server.Cert.RawData)] });
+        await Assert.ThrowsAnyAsync<DicomException>(() => noCert.EchoAsync());
+        var withCert = scp.Client(configure: o => o.Tls = new DicomTlsOptions
+        {
+            Certificate = dcmtk.Cert,
+            TrustedCertificates = [X509CertificateLoader.LoadCertificate(server.Cert.RawData)],
+        });
+        Assert.Equal(DicomStatus.Success, await withCert.EchoAsync());
+    }
+
+    [Fact]
+    public async Task Tls_OurScuToStorescp_AndAnUntrustedServerIsRefused()
+    {
+        using var dir = new TempDir();
+        var dcmtk = Certificate(dir, "storescp");
+        var ours = Certificate(dir, "ourscu");
+        var port = Tools.FreePort();
+        var output = dir.Sub("out");
+        await using var storescp = new PeerProcess("storescp", ["+tls", dcmtk.KeyPem, dcmtk.CertPem, "+cf", ours.CertPem, "-aet", "DCMTK", "-od", output, "-uf", P(port)]);
+        await Tools.WaitForAsync(() => Tools.PortOpenAsync(port), TimeSpan.FromSeconds(10), "storescp");
+        var files = Corpus.Uncompressed.Select(Corpus.Pydicom).ToArray();
+        DicomClient Client(X509Certificate2 trusted) => new(new DicomClientOptions
+        {
+            Host = "127.0.0.1",
+            Port = port,
+            CalledAE = "DCMTK",
+            Tls = new DicomTlsOptions { Certificate = ours.Cert, TrustedCertificates = [trusted] },
+        });
+
+        // Trusting some other certificate: our SCU must refuse storescp's.
+        await Assert.ThrowsAnyAsync<DicomException>(() => Client(ours.Cert).StoreAsync(files));
+        var results = await Client(X509CertificateLoader.LoadCertificate(dcmtk.Cert.RawData)).StoreAsync(files);
+        Assert.All(results, r => Assert.True(r.Succeeded, $"{r.Path}: {r.Error}"));
+        await Tools.WaitForAsync(() => Task.FromResult(Directory.GetFiles(output).Length == files.Length), TimeSpan.FromSeconds(10), "storescp files");
+        var stored = DatasetAssert.ByInstanceUid(output);
+        foreach (var f in files) DatasetAssert.SameInstance(f, stored[DicomFile.Open(f).Dataset.GetString(DicomTag.SOPInstanceUID)]);
+    }
+}
