@@ -216,15 +216,16 @@ public class InferenceWorkerServiceTests
     public async Task A_full_queue_answers_resource_exhausted()
     {
         var model = StepModel.Restoration("dn", InferenceTask.Denoise);
-        model.StepTime = TimeSpan.FromMilliseconds(30);
+        model.Gate.Reset(); // the first job stays running until the full queue has been seen
         await using var w = await WorkerFixture.StartAsync(new SchedulerOptions { MaxQueueLength = 1, DynamicBatching = false }, model);
-        var request = new DenoiseRequest { Model = "dn", Image = U16(8, 8, i => (ushort)i), Sampler = new SamplerOptions { Steps = 20 } };
+        var request = new DenoiseRequest { Model = "dn", Image = U16(8, 8, i => (ushort)i), Sampler = new SamplerOptions { Steps = 3 } };
         var running = CollectAsync(w.Channel, InferenceWorkerMethods.Denoise, request);
         await WaitUntil(() => model.Running == 1, TimeSpan.FromSeconds(5));
         var queued = CollectAsync(w.Channel, InferenceWorkerMethods.Denoise, request);
         await WaitUntil(() => w.Scheduler.QueueLength == 1, TimeSpan.FromSeconds(5));
         var ex = await Assert.ThrowsAsync<RpcException>(() => CollectAsync(w.Channel, InferenceWorkerMethods.Denoise, request));
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        model.Gate.Set();
         await Task.WhenAll(running, queued);
     }
 

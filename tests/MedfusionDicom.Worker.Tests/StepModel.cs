@@ -12,6 +12,8 @@ internal sealed class StepModel(ModelDescriptor descriptor) : IInferenceModel
 {
     public ModelDescriptor Descriptor { get; } = descriptor;
     public TimeSpan StepTime { get; set; } = TimeSpan.FromMilliseconds(5);
+    /// <summary>While reset, every step waits here: holds a job running for as long as a test needs, however slow the machine.</summary>
+    public ManualResetEventSlim Gate { get; } = new(initialState: true);
     public ConcurrentQueue<int> BatchSizes { get; } = new();
     public int StepsRun => _stepsRun;
     public int Running => _running;
@@ -37,6 +39,7 @@ internal sealed class StepModel(ModelDescriptor descriptor) : IInferenceModel
             for (var step = 1; step <= settings.Steps; step++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                Gate.Wait(cancellationToken);
                 Thread.Sleep(StepTime);
                 Interlocked.Increment(ref _stepsRun);
                 onStep(step, settings.Steps);

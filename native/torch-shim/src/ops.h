@@ -1,28 +1,11 @@
-// Operator codes of ts_op / ts_op_multi. Keep in sync with src/MedfusionDicom.Torch/Native/Op.cs.
+// Operator codes of ts_op / ts_op_multi, expanded from ops.def (which the C# side generates its enum Op from).
 #pragma once
 namespace ts {
 enum Op : int {
-  // unary, no arguments (+ INPLACE for the in-place form where libtorch has one)
-  NEG = 0, EXP, LOG, SQRT, RSQRT, ABS, SIN, COS, TANH, SIGMOID, RELU, SILU, SIGN, FLOOR, CEIL, ROUND,
-  RECIPROCAL, SQUARE, LOG1P, EXPM1, ERF, LOGICAL_NOT, CONTIGUOUS, CLONE, DETACH, ISNAN, TRUNC, LOG2,
-  TAN, ATAN, ASIN, ACOS, ZERO, BITWISE_NOT,
-  // binary: t[1] is the other tensor, or when absent the scalar d[0]; ADD/SUB take alpha from d[1]
-  ADD = 100, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, EQ, NE, LT, LE, GT, GE, LOGICAL_AND, LOGICAL_OR,
-  REMAINDER, FLOOR_DIVIDE, BITWISE_AND, BITWISE_OR, BITWISE_XOR, ATAN2, MATMUL, BMM, MM,
-  RSUB, RDIV, RPOW, COPY, FILL,
-  // reductions: i = {keepdim, dtype or -1, unbiased, dims...}; no dims = all; NORM: p = d[0]
-  SUM = 400, MEAN, STD, VAR, AMAX, AMIN, PROD, NORM, LOGSUMEXP, ARGMAX, ARGMIN, MAX_ALL, MIN_ALL,
-  ANY, ALL, CUMSUM,
-  // shape, indexing, selection
-  RESHAPE = 500, VIEW, PERMUTE, EXPAND, REPEAT, FLATTEN, SQUEEZE, UNSQUEEZE, TRANSPOSE, NARROW, SLICE,
-  SELECT, INDEX_SELECT, GATHER, MASKED_FILL, WHERE, CAT, STACK, INDEX, INDEX_PUT, TO, CLAMP, LERP,
-  TRIU, TRIL, FLIP, UNIFORM, NORMAL, ADDCMUL, ADDCDIV, SCATTER, ROLL, REPEAT_INTERLEAVE, AS_STRIDED,
-  // nn.functional
-  CONV = 700, GROUP_NORM, LAYER_NORM, LINEAR, SOFTMAX, LOG_SOFTMAX, DROPOUT, EMBEDDING, INTERPOLATE,
-  AVG_POOL2D, MAX_POOL2D, ADAPTIVE_AVG_POOL2D, PAD, MSE_LOSS, L1_LOSS, SMOOTH_L1_LOSS, BCE_WITH_LOGITS,
-  CROSS_ENTROPY, LEAKY_RELU, GELU, SOFTPLUS, ELU, HARDTANH, BATCH_NORM,
-  // several outputs (ts_op_multi)
-  MAX_DIM = 900, MIN_DIM, CHUNK, SPLIT, UNBIND, SORT, TOPK,
-  INPLACE = 1000,
+#define TS_OP(native, managed) native,
+#define TS_OP_AT(native, managed, code) native = code,
+#include "ops.def"
+#undef TS_OP
+#undef TS_OP_AT
 };
 }  // namespace ts
