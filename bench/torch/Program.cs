@@ -12,7 +12,7 @@ using static MedfusionDicom.Torch.torch;
 
 var opts = Args(args);
 int threads = opts.GetValueOrDefault("threads", Environment.ProcessorCount), blocks = opts.GetValueOrDefault("blocks", 4);
-int iters = opts.GetValueOrDefault("iters", 20);
+int iters = opts.GetValueOrDefault("iters", 30);
 const long Batch = 8, Channels = 128, Size = 32;
 set_num_threads(threads);
 manual_seed(0);
