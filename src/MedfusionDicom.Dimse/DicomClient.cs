@@ -47,14 +47,19 @@ public sealed class DicomClient(DicomClientOptions options, ILoggerFactory? logg
         return status;
     }
 
-    /// <summary>Files, and every file below the folders, in a stable order.</summary>
+    /// <summary>
+    /// Files, and every file below the folders, in a stable order. Below a folder, hidden files and folders (on Linux,
+    /// names that start with a dot) are skipped: an SCP's unfinished .part files and its .journal are not instances.
+    /// </summary>
+    private static readonly EnumerationOptions VisibleFilesBelow = new() { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System };
+
     public static IEnumerable<string> ExpandPaths(IEnumerable<string> pathsOrFolders)
     {
         foreach (var p in pathsOrFolders)
         {
             if (Directory.Exists(p))
             {
-                foreach (var f in Directory.EnumerateFiles(p, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)) yield return f;
+                foreach (var f in Directory.EnumerateFiles(p, "*", VisibleFilesBelow).Order(StringComparer.Ordinal)) yield return f;
             }
             else yield return p;
         }

@@ -55,4 +55,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "assoc {AssociationId} to {Peer}: released after {Operations} operations in {ElapsedMs:0.0} ms")]
     public static partial void ClientReleased(ILogger logger, long associationId, string peer, int operations, double elapsedMs);
+
+    [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "store journal {Directory}: opened, two segments of {SegmentBytes} bytes; {Recovered} instance files written again from it")]
+    public static partial void JournalOpened(ILogger logger, string directory, int segmentBytes, int recovered);
+
+    [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "store journal: {Path} ({Bytes} bytes) was acknowledged but not on disk intact; written again from the journal")]
+    public static partial void JournalReplayed(ILogger logger, string path, int bytes);
+
+    [LoggerMessage(EventId = 122, Level = LogLevel.Critical, Message = "store journal {Directory}: checkpoint failed; instances that need the journal are refused (A700) until restart")]
+    public static partial void JournalFailed(ILogger logger, Exception exception, string directory);
 }

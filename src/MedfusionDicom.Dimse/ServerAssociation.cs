@@ -248,7 +248,7 @@ internal sealed class ServerAssociation : DicomAssociation
                 op.Comment = decision.Comment ?? "refused by the store handler";
                 return op;
             }
-            op.Instance = IncomingInstance.Create(decision.Path, sopClass, sopInstance, syntax, CallingAE, _server.Options.SyncDirectory);
+            op.Instance = IncomingInstance.Create(decision.Path, sopClass, sopInstance, syntax, CallingAE, _server.Options.SyncDirectory, _server.Journal);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using MedfusionDicom.Dicom;
 using MedfusionDicom.Dicom.IO;
 
@@ -96,7 +95,7 @@ internal sealed class StoreRefusedException(DicomStatus status, string message) 
 /// go to a hidden temporary file beside the target; <see cref="CommitAsync"/> checks, fsyncs and renames it.
 /// Disposing without committing deletes the temporary file, so nothing half-written is ever left behind.
 /// </summary>
-internal sealed partial class IncomingInstance : IDisposable
+internal sealed class IncomingInstance : IDisposable
 {
     private const long SmallInstance = 256 * 1024;
     private readonly FileStream _file;
@@ -104,6 +103,7 @@ internal sealed partial class IncomingInstance : IDisposable
     private readonly long _headerLength;
     private bool _committed;
     private bool _syncDirectory;
+    private DicomStoreJournal? _journal;
 
     private IncomingInstance(string finalPath, string tempPath, FileStream file, long headerLength)
     {
@@ -119,8 +119,9 @@ internal sealed partial class IncomingInstance : IDisposable
     private long _committedBytes;
 
     /// <param name="syncDirectory">Also fsync the directory after the rename (see <see cref="DicomServerOptions.SyncDirectory"/>).</param>
+    /// <param name="journal">Makes small instances durable through the journal instead of an fdatasync of their own file.</param>
     public static IncomingInstance Create(string finalPath, string sopClass, string sopInstance, DicomTransferSyntax syntax, string sourceAe,
-        bool syncDirectory)
+        bool syncDirectory, DicomStoreJournal? journal = null)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(finalPath))!;
         Directory.CreateDirectory(dir);
@@ -131,7 +132,7 @@ internal sealed partial class IncomingInstance : IDisposable
         {
             var header = Part10Header(sopClass, sopInstance, syntax, sourceAe);
             file.Write(header);
-            return new IncomingInstance(finalPath, temp, file, header.Length) { _syncDirectory = syncDirectory };
+            return new IncomingInstance(finalPath, temp, file, header.Length) { _syncDirectory = syncDirectory, _journal = journal };
         }
         catch
         {
@@ -168,40 +169,58 @@ internal sealed partial class IncomingInstance : IDisposable
 
     /// <summary>
     /// Reads the header back and checks it names the SOP class and instance the command announced (A900 if not,
-    /// C000 if it cannot be parsed), then makes the file durable: fdatasync (the data and what is needed to read it
-    /// back), rename into place, and optionally fsync the directory.
+    /// C000 if it cannot be parsed), then makes the instance durable. Through the journal (small instances): append
+    /// the whole file to it and sync that, then rename the file into place. Otherwise: fdatasync the file (the data
+    /// and what is needed to read it back), rename it into place, and optionally fsync the directory.
     /// </summary>
     public async Task<DicomDataset> CommitAsync(string sopClass, string sopInstance, CancellationToken ct)
     {
         await _file.FlushAsync(ct).ConfigureAwait(false);
-        var header = ReadHeader();
+        var (header, whole) = ReadHeader();
         var actualClass = header.GetStringOrDefault(DicomTag.SOPClassUID);
         var actualInstance = header.GetStringOrDefault(DicomTag.SOPInstanceUID);
         if (actualClass != sopClass || actualInstance != sopInstance)
             throw new StoreRefusedException(DicomStatus.DataSetDoesNotMatchSopClass,
                 $"dataset names SOP class '{actualClass}' instance '{actualInstance}', the command '{sopClass}' '{sopInstance}'");
-        SyncData(_file);
         _committedBytes = DatasetBytes;
+        if (_journal is { } journal && whole is not null && whole.Length <= journal.MaxInstanceBytes)
+        {
+            var ticket = journal.Append(FinalPath, whole);
+            try
+            {
+                await _file.DisposeAsync().ConfigureAwait(false);
+                File.Move(_tempPath, FinalPath, overwrite: true);
+                _committed = true;
+            }
+            finally
+            {
+                journal.Completed(ticket);
+            }
+            return header;
+        }
+        SyncData(_file);
         await _file.DisposeAsync().ConfigureAwait(false);
         File.Move(_tempPath, FinalPath, overwrite: true);
         _committed = true;
-        if (_syncDirectory) SyncDirectory(Path.GetDirectoryName(FinalPath)!);
+        if (_syncDirectory) NativeFile.SyncDirectory(Path.GetDirectoryName(FinalPath)!);
+        _journal?.Supersede(FinalPath);
         return header;
     }
 
-    private DicomDataset ReadHeader()
+    /// <summary>The dataset up to Pixel Data; and, for a small instance, the whole file's bytes (read anyway).</summary>
+    private (DicomDataset Header, byte[]? Whole) ReadHeader()
     {
         _file.Position = 0;
         try
         {
             // Values are loaded (not left lazily on the temporary path, which is about to be renamed); pixel data is not read.
             var options = new DicomReaderOptions { StopBeforeTag = DicomTag.PixelData, LazyValueThreshold = long.MaxValue, InMemoryFileLimit = 0 };
-            if (_file.Length > SmallInstance) return DicomFile.Open(_file, options).Dataset;
+            if (_file.Length > SmallInstance) return (DicomFile.Open(_file, options).Dataset, null);
             // A small instance is read whole: one exact-size array whose slices become the values, instead of a read
             // window plus a copy per value.
             var bytes = new byte[_file.Length];
             _file.ReadExactly(bytes);
-            return DicomFile.Open(bytes, options).Dataset;
+            return (DicomFile.Open(bytes, options).Dataset, bytes);
         }
         catch (DicomException ex)
         {
@@ -213,45 +232,11 @@ internal sealed partial class IncomingInstance : IDisposable
         }
     }
 
-    /// <summary>fdatasync where there is one: unlike fsync it skips timestamps, which a reader does not need.</summary>
     private static void SyncData(FileStream file)
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            file.Flush(flushToDisk: true);
-            return;
-        }
-        var fd = (int)file.SafeFileHandle.DangerousGetHandle();
-        if (Fdatasync(fd) != 0) throw new IOException($"fdatasync of {file.Name} failed (errno {Marshal.GetLastPInvokeError()})");
+        if (OperatingSystem.IsWindows()) file.Flush(flushToDisk: true);
+        else NativeFile.DataSync(file.SafeFileHandle, file.Name);
     }
-
-    /// <summary>Makes a rename durable: on POSIX the new directory entry is only safe once the directory is fsynced.</summary>
-    private static void SyncDirectory(string directory)
-    {
-        if (OperatingSystem.IsWindows()) return;
-        var fd = Open(directory, 0);
-        if (fd < 0) throw new IOException($"cannot open directory {directory} to fsync it (errno {Marshal.GetLastPInvokeError()})");
-        try
-        {
-            if (Fsync(fd) != 0) throw new IOException($"fsync of directory {directory} failed (errno {Marshal.GetLastPInvokeError()})");
-        }
-        finally
-        {
-            _ = Close(fd);
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int Open(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
-    private static partial int Fsync(int fd);
-
-    [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
-    private static partial int Fdatasync(int fd);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
 
     public void Dispose()
     {

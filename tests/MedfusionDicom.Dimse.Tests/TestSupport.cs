@@ -79,10 +79,11 @@ public sealed class ScpHost : IAsyncDisposable
 
     public static async Task<ScpHost> StartAsync(Action<DicomServerOptions>? configure = null, Func<string, IDicomStoreHandler>? handler = null)
     {
-        var options = new DicomServerOptions { AETitle = AETitle, BindAddress = IPAddress.Loopback, Port = 0 };
+        var dir = new TempDir();
+        // The journal is on, as in `medfusion scp`: every small instance of these tests goes through it.
+        var options = new DicomServerOptions { AETitle = AETitle, BindAddress = IPAddress.Loopback, Port = 0, JournalDirectory = dir.Sub("journal") };
         configure?.Invoke(options);
         var logs = new ListLoggerFactory();
-        var dir = new TempDir();
         var output = dir.Sub("in");
         var server = new DicomServer(options, handler?.Invoke(output) ?? new DicomFileStoreHandler(output), logs);
         await server.StartAsync();
@@ -321,8 +322,8 @@ public static class DatasetAssert
         Equivalent(source.Dataset, received.Dataset, Path.GetFileName(sourcePath) + " ");
     }
 
-    /// <summary>Every file in <paramref name="folder"/> by the SOP Instance UID of its dataset.</summary>
+    /// <summary>Every visible file below <paramref name="folder"/> (not the SCP's .journal) by the SOP Instance UID of its dataset.</summary>
     public static Dictionary<string, string> ByInstanceUid(string folder) =>
-        Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+        DicomClient.ExpandPaths([folder])
             .ToDictionary(f => DicomFile.Open(f).Dataset.GetString(DicomTag.SOPInstanceUID), f => f);
 }

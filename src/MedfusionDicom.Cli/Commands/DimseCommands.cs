@@ -74,10 +74,15 @@ public static class DimseCommands
         var aet = new Option<string>("--aet") { Description = "our AE title (the called AE peers must use)", Required = true };
         var output = new Option<string>("--out") { Description = "folder that receives every instance as SOPInstanceUID.dcm", Required = true };
         var max = new Option<int>("--max-associations") { Description = "concurrent associations accepted", DefaultValueFactory = _ => 32 };
-        var command = new Command("scp", "run a storage SCP that writes every received instance as a Part 10 file") { port, aet, output, max };
+        var noJournal = new Option<bool>("--no-journal")
+        {
+            Description = "sync every instance file in place instead of through the write-ahead journal in OUT/.journal (same guarantee, slower)",
+        };
+        var command = new Command("scp", "run a storage SCP that writes every received instance as a Part 10 file") { port, aet, output, max, noJournal };
         CliAction.Set(command, async (parse, ct) =>
         {
             var options = new DicomServerOptions { Port = parse.GetValue(port), AETitle = parse.GetValue(aet)!, MaxAssociations = parse.GetValue(max) };
+            if (!parse.GetValue(noJournal) && DicomStoreJournal.IsSupported) options.JournalDirectory = Path.Combine(parse.GetValue(output)!, ".journal");
             if (options.MaxAssociations < 1) throw new ArgumentException("--max-associations must be at least 1");
             using var logging = new StderrLoggerFactory();
             await using var server = new DicomServer(options, new DicomFileStoreHandler(parse.GetValue(output)!), logging);
