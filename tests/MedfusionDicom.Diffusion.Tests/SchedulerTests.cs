@@ -59,6 +59,53 @@ public class SchedulerTests
         Assert.Throws<ArgumentException>(() => s.SpacedTimesteps(1001));
     }
 
+    [Fact]
+    public void A_warm_start_spaces_the_steps_below_its_start_timestep()
+    {
+        var s = new GaussianScheduler(SchedulerConfig.Medfusion);
+        Assert.Equal(new[] { 300, 200, 100, 0 }, s.SpacedTimesteps(4, start: 300));
+        Assert.Throws<ArgumentException>(() => s.SpacedTimesteps(302, start: 300));
+        Assert.Throws<ArgumentException>(() => s.SpacedTimesteps(4, start: 1000));
+        Assert.Equal(300, new SamplingOptions { Strength = 0.3 }.StartTimestep(s.T)); // round(0.3 · 999)
+        Assert.Throws<ArgumentException>(() => new SamplingOptions { Strength = 0 }.StartTimestep(s.T));
+        Assert.Throws<ArgumentException>(() => new SamplingOptions { Strength = 1.5 }.StartTimestep(s.T));
+    }
+
+    [Theory]
+    [InlineData(SamplerKind.Ddim)]
+    [InlineData(SamplerKind.Ddpm)]
+    [InlineData(SamplerKind.DpmSolver)]
+    public void Every_sampler_starts_at_the_strength_and_still_recovers_x0(SamplerKind kind)
+    {
+        using var scope = NewDisposeScope();
+        var s = new GaussianScheduler(SchedulerConfig.Medfusion);
+        var x0 = rand([2, 1, 8, 8]) * 2 - 1;
+        var seen = new List<int>();
+        using var g = new Generator(3);
+        var start = s.AddNoise(x0, randn([2, 1, 8, 8], generator: g), full([2], 200L, ScalarType.Int64));
+        var options = new SamplingOptions { Steps = 5, Strength = 0.2, Generator = g, Progress = new Collect(seen) };
+        var result = Sampler.Sample(kind, s, Oracle(s, x0), start, options);
+        Assert.Equal(new[] { 200, 150, 100, 50, 0 }, seen); // round(0.2 · 999) = 200
+        Assert.InRange(TestNets.MaxAbsDiff(result, x0), 0, 1e-3);
+    }
+
+    [Fact]
+    public void Training_timesteps_stay_below_the_training_strength()
+    {
+        using var scope = NewDisposeScope();
+        var s = new GaussianScheduler(SchedulerConfig.MedCDiff);
+        using var g = new Generator(1);
+        var t = s.SampleTimesteps(4096, CPU, g, maxStrength: 0.25);
+        Assert.InRange(t.max().item<long>(), 400, 499); // [0, 0.25 · 2000)
+        Assert.Equal(0, t.min().item<long>());
+        Assert.Throws<ArgumentException>(() => s.SampleTimesteps(1, CPU, g, maxStrength: 0));
+    }
+
+    private sealed class Collect(List<int> timesteps) : IProgress<SamplingProgress>
+    {
+        public void Report(SamplingProgress value) => timesteps.Add(value.Timestep);
+    }
+
     /// <summary>An estimator that knows x_0: ε̂(x_t) = (x_t - sqrt(ᾱ)·x_0)/sqrt(1 - ᾱ).</summary>
     private static NoisePredictor Oracle(GaussianScheduler s, Tensor x0) => (x, t) =>
         (x - x0 * Math.Sqrt(s.AlphasCumprod[t])) / Math.Sqrt(1 - s.AlphasCumprod[t]);

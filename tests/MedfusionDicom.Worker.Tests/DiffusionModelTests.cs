@@ -48,17 +48,21 @@ public sealed class DiffusionModelTests : IDisposable
         var inputs = Enumerable.Range(0, 3).Select(k => new InferenceInput((ulong)k, 1, null,
             Enumerable.Range(0, inputSize * inputSize).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray(),
             task == RestorationTask.Inpaint ? mask : null)).ToList();
-        var steps = new List<int>();
-        var outputs = model.Run(inputs, new SamplerSettings(4, 0, 0, "ddim"), (s, _) => steps.Add(s), CancellationToken.None);
-        Assert.Equal([1, 2, 3, 4], steps);
-        Assert.Equal(3, outputs.Count);
-        for (var k = 0; k < 3; k++)
+        // From pure noise (the model's default here), and warm-started from the input (for inpainting: its harmonic fill).
+        foreach (var strength in new[] { 0f, 0.3f })
         {
-            var image = Assert.Single(outputs[k]);
-            Assert.Equal(16 * 16, image.Length);
-            Assert.All(image, v => Assert.InRange(v, -1f, 1f));
-            if (task == RestorationTask.Inpaint)
-                for (var i = 0; i < mask.Length; i++) if (!mask[i]) Assert.Equal(inputs[k].Image![i], image[i]);
+            var steps = new List<int>();
+            var outputs = model.Run(inputs, new SamplerSettings(4, 0, 0, "ddim", strength), (s, _) => steps.Add(s), CancellationToken.None);
+            Assert.Equal([1, 2, 3, 4], steps);
+            Assert.Equal(3, outputs.Count);
+            for (var k = 0; k < 3; k++)
+            {
+                var image = Assert.Single(outputs[k]);
+                Assert.Equal(16 * 16, image.Length);
+                Assert.All(image, v => Assert.InRange(v, -1f, 1f));
+                if (task == RestorationTask.Inpaint)
+                    for (var i = 0; i < mask.Length; i++) if (!mask[i]) Assert.Equal(inputs[k].Image![i], image[i]);
+            }
         }
     }
 

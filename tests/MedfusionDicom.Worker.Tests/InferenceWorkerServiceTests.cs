@@ -94,6 +94,7 @@ public class InferenceWorkerServiceTests
         { "too many steps", StatusCode.InvalidArgument, "steps must be 1..200" },
         { "unknown sampler", StatusCode.InvalidArgument, "sampler 'euler' is not available" },
         { "missing image", StatusCode.InvalidArgument, "image is missing" },
+        { "strength above 1", StatusCode.InvalidArgument, "strength must be within 0..1" },
     };
 
     [Theory]
@@ -113,6 +114,7 @@ public class InferenceWorkerServiceTests
             case "too many steps": request.Sampler = new SamplerOptions { Steps = 5000 }; break;
             case "unknown sampler": request.Sampler = new SamplerOptions { Sampler = "euler" }; break;
             case "missing image": request.Image = null; break;
+            case "strength above 1": request.Sampler = new SamplerOptions { Strength = 1.5f }; break;
         }
         var ex = await Assert.ThrowsAsync<RpcException>(() => CollectAsync(w.Channel, InferenceWorkerMethods.Denoise, request));
         Assert.Equal(expected, ex.StatusCode);

@@ -28,6 +28,11 @@ internal static class DiffusionCommands
     private static Option<string> ModelOption() => new("--model") { Description = "Model directory, or a name under ./models (e.g. cdiff-cxr-denoise)", Required = true };
     private static Option<long> SeedOption() => new("--seed") { Description = "Random seed (same seed, same output)", DefaultValueFactory = _ => 0 };
     private static Option<string> SamplerOption(string dflt) => new("--sampler") { Description = "ddim, ddpm or dpm-solver (DPM-Solver++ 2M)", DefaultValueFactory = _ => dflt };
+    private static Option<double?> StrengthOption() => new("--strength")
+    {
+        Description = "Where sampling starts, as a fraction of the noise schedule: 1 from pure noise (the paper); below 1 from the input noised " +
+            "to that level (Come-Closer-Diffuse-Faster). Default: the model's training strength (maxStrength in its config.json; 1 if not set)",
+    };
     private static Option<double> EtaOption(double dflt) => new("--eta") { Description = "DDIM stochasticity (0 deterministic, 1 the reference's default)", DefaultValueFactory = _ => dflt };
 
     /// <summary>A model directory: the argument itself, or ./models/NAME, or models/NAME next to the executable's repository.</summary>
@@ -133,7 +138,8 @@ internal static class DiffusionCommands
         var seed = SeedOption();
         var sampler = SamplerOption("ddim");
         var eta = EtaOption(0.0);
-        var cmd = new Command(name, about) { input, output, model, steps, seed, sampler, eta };
+        var strength = StrengthOption();
+        var cmd = new Command(name, about) { input, output, model, steps, seed, sampler, eta, strength };
         var scale = new Option<int>("--scale") { Description = "Upscaling factor (the model's)", DefaultValueFactory = _ => 2 };
         var maskBox = new Option<string?>("--mask-box") { Description = "Region to fill: X,Y,W,H in pixels" };
         var maskFile = new Option<string?>("--mask") { Description = "Mask DICOM file of the input's size: non-zero pixels are filled" };
@@ -153,7 +159,8 @@ internal static class DiffusionCommands
             if (task == RestorationTask.Inpaint) mask = await Mask(parse.GetValue(maskBox), parse.GetValue(maskFile), image.Width, image.Height, ct);
             using var g = new torch.Generator((ulong)parse.GetValue(seed));
             var pipe = new RestorationPipeline(unet, scheduler, task);
-            var result = ImageRestorer.Restore(pipe, image, mask, cfg.Scale, ParseSampler(parse.GetValue(sampler)!), Options(parse.GetValue(steps), parse.GetValue(eta), g, name, ct));
+            var result = ImageRestorer.Restore(pipe, image, mask, cfg.Scale, ParseSampler(parse.GetValue(sampler)!),
+                Options(parse.GetValue(steps), parse.GetValue(eta), g, name, ct) with { Strength = parse.GetValue(strength) ?? cfg.MaxStrength });
             Console.Error.WriteLine();
             var values = result.Data.Select(v => (inverted ? -v : v) * 0.5f * (hi - lo) + 0.5f * (hi + lo)).ToArray();
             if (mask is not null) // known pixels: the source's own values, not a round trip through [-1, 1]
@@ -165,7 +172,7 @@ internal static class DiffusionCommands
             var pixels = Pixels(values, result.Width, result.Height, desc.PhotometricInterpretation, desc.BitsStored, desc.IsSigned);
             var builder = new DerivedImageBuilder(new DerivedImageProcessing
             {
-                DerivationDescription = $"{about} ({Path.GetFileName(Path.GetFullPath(dir))}, {parse.GetValue(steps)} steps, seed {parse.GetValue(seed)})",
+                DerivationDescription = $"{about} ({Path.GetFileName(Path.GetFullPath(dir))}, {parse.GetValue(steps)} steps from strength {parse.GetValue(strength) ?? cfg.MaxStrength:0.##}, seed {parse.GetValue(seed)})",
                 DerivationCodes = task switch
                 {
                     RestorationTask.Denoise => [DicomCodes.Smoothing],
@@ -195,8 +202,9 @@ internal static class DiffusionCommands
             var steps = new Option<int>("--steps") { Description = "Sampler steps", DefaultValueFactory = _ => 50 };
             var sampler = SamplerOption("ddim");
             var seed = SeedOption();
+            var strength = StrengthOption();
             var name = task switch { RestorationTask.Denoise => "denoise", RestorationTask.SuperResolve => "super-resolve", _ => "inpaint" };
-            var cmd = new Command(name, $"Evaluate a Med-cDiff {name} model") { model, data, count, steps, sampler, seed };
+            var cmd = new Command(name, $"Evaluate a Med-cDiff {name} model") { model, data, count, steps, sampler, seed, strength };
             CliAction.Set(cmd, (parse, ct) =>
             {
                 var dir = ResolveModel(parse.GetValue(model)!);
@@ -207,7 +215,7 @@ internal static class DiffusionCommands
                 var clock = Stopwatch.StartNew();
                 var report = RestorationEvaluation.Run(new RestorationPipeline(unet, scheduler, task), set, parse.GetValue(count), parse.GetValue(steps),
                     ParseSampler(parse.GetValue(sampler)!), parse.GetValue(seed), cfg.Scale, cfg.MinBox, cfg.MaxBox,
-                    (k, n) => ProgressBar.WriteSampling(Console.Error, "images", k, n, clock.Elapsed.TotalSeconds / k), ct);
+                    (k, n) => ProgressBar.WriteSampling(Console.Error, "images", k, n, clock.Elapsed.TotalSeconds / k), ct, parse.GetValue(strength) ?? cfg.MaxStrength);
                 Console.Error.WriteLine();
                 Console.Out.Write(report.ToMarkdown());
                 return Task.FromResult(CliAction.Ok);

@@ -37,7 +37,7 @@ public sealed record RestorationReport(RestorationTask Task, int Images, int Ste
 public static class RestorationEvaluation
 {
     public static RestorationReport Run(RestorationPipeline pipeline, CxrDataset data, int count, int steps, SamplerKind sampler, long seed,
-        int scale = 2, int minBox = 16, int maxBox = 24, Action<int, int>? onImage = null, CancellationToken ct = default)
+        int scale = 2, int minBox = 16, int maxBox = 24, Action<int, int>? onImage = null, CancellationToken ct = default, double strength = 1.0)
     {
         var test = data.Split("test");
         if (count < 1) throw new ArgumentException("count must be positive");
@@ -64,7 +64,7 @@ public static class RestorationEvaluation
             cleanGradient += ImageMetrics.MeanGradientMagnitude(clean);
             var rng = new Random(unchecked((int)(seed * 7919 + k)));
             using var g = new MedfusionDicom.Torch.torch.Generator((ulong)(seed + k));
-            var options = new SamplingOptions { Steps = steps, Eta = 0, Generator = g, CancellationToken = ct };
+            var options = new SamplingOptions { Steps = steps, Eta = 0, Strength = strength, Generator = g, CancellationToken = ct };
             var start = clock.Elapsed;
             switch (pipeline.Task)
             {

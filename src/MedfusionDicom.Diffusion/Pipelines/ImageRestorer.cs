@@ -36,15 +36,20 @@ public static class ImageRestorer
             m = tensor(masks.SelectMany(k => k!).Select(b => b ? 1f : 0f).ToArray(), new long[] { inputs.Count, 1, height, width });
             condition = RestorationPipeline.MaskCondition(x, m);
         }
+        // A warm start from the input needs an estimate of the unknown region too: the harmonic (Laplace) fill.
+        Tensor? initial = pipeline.Task == RestorationTask.Inpaint && options.Strength < 1
+            ? tensor(inputs.Zip(masks).SelectMany(p => ClassicBaselines.HarmonicFill(p.First, p.Second!).Data).ToArray(), new long[] { inputs.Count, 1, height, width })
+            : null;
         long h = condition.size(2), w = condition.size(3);
         int f = pipeline.UNet.Config.Strides.Aggregate(1, (a, s) => a * s);
         long ph = (f - h % f) % f, pw = (f - w % f) % f;
         if (ph > 0 || pw > 0)
         {
             condition = nn.functional.pad(condition, [0, pw, 0, ph], PaddingModes.Reflect);
+            if (initial is not null) initial = nn.functional.pad(initial, [0, pw, 0, ph], PaddingModes.Reflect);
             if (m is not null) m = nn.functional.pad(m, [0, pw, 0, ph], PaddingModes.Constant, 0);
         }
-        var y = pipeline.Restore(condition, m, sampler, options)
+        var y = pipeline.Restore(condition, m, sampler, options, initial)
             .narrow(2, 0, h).narrow(3, 0, w).clamp(-1.0, 1.0).contiguous().ToArray<float>();
         var plane = (int)(h * w);
         var results = new Image2D[inputs.Count];

@@ -31,8 +31,12 @@ public sealed class RestorationPipeline(MedfusionUNet unet, GaussianScheduler sc
     /// <summary>The condition of inpainting: the known pixels, zero where unknown.</summary>
     public static Tensor MaskCondition(Tensor image, Tensor mask) => image * (1.0 - mask);
 
-    /// <summary>Restores from a condition built by the helpers above (mask required for inpainting only).</summary>
-    public Tensor Restore(Tensor condition, Tensor? mask, SamplerKind sampler, SamplingOptions options)
+    /// <summary>
+    /// Restores from a condition built by the helpers above (mask required for inpainting only). With
+    /// <see cref="SamplingOptions.Strength"/> below 1 the reverse process starts from <paramref name="initial"/> (default:
+    /// the condition; for inpainting pass a fill of the unknown region) noised to the start timestep.
+    /// </summary>
+    public Tensor Restore(Tensor condition, Tensor? mask, SamplerKind sampler, SamplingOptions options, Tensor? initial = null)
     {
         if ((Task == RestorationTask.Inpaint) != (mask is not null)) throw new ArgumentException("a mask is given for, and only for, inpainting");
         using var scope = NewDisposeScope();
@@ -58,6 +62,11 @@ public sealed class RestorationPipeline(MedfusionUNet unet, GaussianScheduler sc
             };
         }
         var xT = randn(condition.shape, condition.dtype, condition.device, generator: options.Generator);
+        if (options.Strength < 1)
+        {
+            using var t0 = full([condition.size(0)], options.StartTimestep(Scheduler.T), ScalarType.Int64, condition.device);
+            xT = Scheduler.AddNoise(initial ?? condition, xT, t0);
+        }
         return Sampler.Sample(sampler, Scheduler, model, xT, opts).MoveToOuterDisposeScope();
     }
 }

@@ -73,8 +73,11 @@ public sealed class GaussianScheduler
     }
 
     /// <summary>Uniform random timesteps [B] in [0, T-1].</summary>
-    public Tensor SampleTimesteps(long batch, Device device, Generator? generator = null) =>
-        randint(0, T, [batch], ScalarType.Int64, device, generator: generator);
+    public Tensor SampleTimesteps(long batch, Device device, Generator? generator = null, double maxStrength = 1.0)
+    {
+        if (!(maxStrength > 0 && maxStrength <= 1)) throw new ArgumentException($"the training strength must be in (0, 1], got {maxStrength}");
+        return randint(0, Math.Max(1, (int)Math.Round(maxStrength * T)), [batch], ScalarType.Int64, device, generator: generator);
+    }
 
     /// <summary>The x_0 implied by an epsilon estimate: (x_t - sqrt(1 - ᾱ)·ε) / sqrt(ᾱ).</summary>
     public static Tensor PredictX0(Tensor xt, Tensor eps, double alphaBar) => (xt - eps * Math.Sqrt(1 - alphaBar)) / Math.Sqrt(alphaBar);
@@ -82,11 +85,13 @@ public sealed class GaussianScheduler
     /// <summary>The epsilon implied by an x_0 estimate (used after clipping x_0).</summary>
     public static Tensor PredictEps(Tensor xt, Tensor x0, double alphaBar) => (xt - x0 * Math.Sqrt(alphaBar)) / Math.Sqrt(1 - alphaBar);
 
-    /// <summary>`count` timesteps evenly spread over [0, T-1], descending (the reference's DDIM spacing: linspace then truncation).</summary>
-    public int[] SpacedTimesteps(int count)
+    /// <summary>`count` timesteps evenly spread over [0, start] (start: T-1 unless given), descending (the reference's DDIM spacing: linspace then truncation).</summary>
+    public int[] SpacedTimesteps(int count, int? start = null)
     {
-        if (count < 1 || count > T) throw new ArgumentException($"steps must be in [1, {T}], got {count}");
-        if (count == 1) return [T - 1];
-        return Enumerable.Range(0, count).Select(i => (int)((double)(T - 1) * i / (count - 1))).Reverse().ToArray();
+        int from = start ?? T - 1;
+        if (from < 0 || from > T - 1) throw new ArgumentException($"the start timestep must be in [0, {T - 1}], got {from}");
+        if (count < 1 || count > from + 1) throw new ArgumentException($"steps must be in [1, {from + 1}], got {count}");
+        if (count == 1) return [from];
+        return Enumerable.Range(0, count).Select(i => (int)((double)from * i / (count - 1))).Reverse().ToArray();
     }
 }

@@ -37,6 +37,21 @@ public sealed record SamplingOptions
     public Generator? Generator { get; init; }
     public IProgress<SamplingProgress>? Progress { get; init; }
     public CancellationToken CancellationToken { get; init; }
+    /// <summary>
+    /// Where the reverse process starts, as a fraction of the schedule (diffusers' img2img "strength"): 1 starts at
+    /// t = T - 1 from pure noise; s &lt; 1 starts at t = s·(T - 1) from an initial estimate noised to that level, which
+    /// the caller passes as xT (<see cref="StartTimestep"/>). Restoration from a degraded image this way is
+    /// Come-Closer-Diffuse-Faster (Chung et al., CVPR 2022): the steps are spent where the estimate is still wrong.
+    /// </summary>
+    public double Strength { get; init; } = 1.0;
+
+    /// <summary>The first timestep of the reverse process for a schedule of <paramref name="timesteps"/>.</summary>
+    public int StartTimestep(int timesteps)
+    {
+        if (!(Strength > 0 && Strength <= 1)) throw new ArgumentException($"strength must be in (0, 1], got {Strength}");
+        return (int)Math.Round(Strength * (timesteps - 1));
+    }
+
     /// <summary>Applied to x after every step with the timestep it is now at (-1 = clean): e.g. inpainting's replacement of known pixels.</summary>
     public Func<Tensor, int, Tensor>? AfterStep { get; init; }
 }
@@ -96,7 +111,7 @@ public static class Sampler
     /// </summary>
     public static Tensor Ddim(GaussianScheduler s, NoisePredictor model, Tensor xT, SamplingOptions o)
     {
-        var ts = s.SpacedTimesteps(o.Steps);
+        var ts = s.SpacedTimesteps(o.Steps, o.StartTimestep(s.T));
         return Loop(ts, xT, o, (i, x) =>
         {
             int t = ts[i];
@@ -115,7 +130,7 @@ public static class Sampler
     /// </summary>
     public static Tensor Ddpm(GaussianScheduler s, NoisePredictor model, Tensor xT, SamplingOptions o)
     {
-        var ts = s.SpacedTimesteps(o.Steps);
+        var ts = s.SpacedTimesteps(o.Steps, o.StartTimestep(s.T));
         return Loop(ts, xT, o, (i, x) =>
         {
             int t = ts[i];
@@ -137,7 +152,7 @@ public static class Sampler
     /// </summary>
     public static Tensor DpmSolverPP2M(GaussianScheduler s, NoisePredictor model, Tensor xT, SamplingOptions o)
     {
-        var ts = s.SpacedTimesteps(o.Steps);
+        var ts = s.SpacedTimesteps(o.Steps, o.StartTimestep(s.T));
         double Lambda(int t) => 0.5 * Math.Log(s.AlphasCumprod[t] / (1 - s.AlphasCumprod[t]));
         Tensor? prevX0 = null;
         double prevH = 0;

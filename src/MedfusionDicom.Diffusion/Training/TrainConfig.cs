@@ -42,6 +42,12 @@ public sealed record TrainConfig
     public double SsimWeight { get; init; } = 1.0;
     public double KlWeight { get; init; }
     public int Threads { get; init; } = 1;
+    /// <summary>
+    /// Training timesteps are drawn from [0, MaxStrength·T) (1: all of them, the papers' training). A restoration model
+    /// that is only ever sampled from its input noised to strength s (SamplingOptions.Strength) needs no more than
+    /// t ≤ s·T; concentrating training there is truncated diffusion (Zheng et al. 2022) and fine-tunes it faster.
+    /// </summary>
+    public double MaxStrength { get; init; } = 1.0;
     /// <summary>Class names in label order (filled from the data when empty).</summary>
     public string[] Labels { get; init; } = [];
 

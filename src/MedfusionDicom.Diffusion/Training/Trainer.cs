@@ -197,7 +197,7 @@ public sealed class Trainer : IDisposable
     /// <summary>Epsilon-prediction loss at uniform t: L1 (Medfusion) or L2 (Med-cDiff), deep heads against pooled noise.</summary>
     private Tensor DiffusionLoss(Tensor x0, Generator gen, Func<Tensor, Tensor, (Tensor output, List<Tensor> deep)> net, bool l1)
     {
-        var t = scheduler!.SampleTimesteps(x0.size(0), x0.device, gen);
+        var t = scheduler!.SampleTimesteps(x0.size(0), x0.device, gen, cfg.MaxStrength);
         var noise = randn(x0.shape, generator: gen);
         var (pred, deep) = net(scheduler.AddNoise(x0, noise, t), t.to(ScalarType.Float32));
         Tensor Crit(Tensor a, Tensor b) => l1 ? F.l1_loss(a, b) : F.mse_loss(a, b);

@@ -69,6 +69,8 @@ internal sealed class DiffusionInferenceModel : IInferenceModel
         {
             Steps = settings.Steps,
             Eta = settings.Eta,
+            // Synthesis always starts from pure noise; restoration from the input at the requested or trained strength.
+            Strength = _synthesis is not null ? 1.0 : settings.Strength > 0 ? settings.Strength : _config.MaxStrength,
             Generator = generator,
             Progress = new StepReporter(onStep),
             CancellationToken = cancellationToken,

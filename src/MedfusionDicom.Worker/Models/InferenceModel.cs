@@ -41,7 +41,8 @@ public sealed record ModelDescriptor(
 /// Sampler settings shared by every item of a batch; the seed is per item (see <see cref="InferenceInput"/>),
 /// so an item's result does not depend on what it was batched with.
 /// </summary>
-public sealed record SamplerSettings(int Steps, float Eta, float GuidanceScale, string Sampler);
+/// <param name="Strength">Restoration's start as a fraction of the schedule; 0 = the model's default.</param>
+public sealed record SamplerSettings(int Steps, float Eta, float GuidanceScale, string Sampler, float Strength = 0);
 
 /// <summary>
 /// One request's input, in model space: images are single-channel, row-major, scaled to [-1, 1];

@@ -149,7 +149,9 @@ public sealed class InferenceWorkerService
         if (!float.IsFinite(eta) || eta < 0 || eta > 1) throw Invalid($"eta must be within 0..1, got {eta}");
         var guidance = options?.GuidanceScale ?? 0;
         if (!float.IsFinite(guidance) || guidance < 0 || guidance > 50) throw Invalid($"guidance_scale must be within 0..50, got {guidance}");
-        return new SamplerSettings(steps, eta, guidance, sampler);
+        var strength = options?.Strength ?? 0;
+        if (!float.IsFinite(strength) || strength < 0 || strength > 1) throw Invalid($"strength must be within 0..1 (0: the model's default), got {strength}");
+        return new SamplerSettings(steps, eta, guidance, sampler, strength);
     }
 
     private static RpcException Invalid(string detail) => new(StatusCode.InvalidArgument, detail);
