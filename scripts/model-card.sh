@@ -12,6 +12,10 @@ hours=$(jq -r '.elapsedSeconds / 3600 * 100 | floor / 100' "$state")
 images=$(jq -r .imagesSeen "$state"); loss=$(jq -r '.recentLoss * 10000 | floor / 10000' "$state")
 finished=$(jq -r .finished "$state")
 params=$(du -b "$dir/model.safetensors" | awk '{printf "%.2f", $1 / 4 / 1e6}')
+strength=$(jq -r '.maxStrength // 1' "$cfg")
+train_cfg="config/models/${name//\//-}.json"
+[ "$strength" = 1 ] || train_cfg="config/models/${name//\//-}-warmstart.json"
+# FULL_RANGE_STEPS: where a warm-start fine-tuning took over from training over all timesteps
 {
   echo "# $name"
   echo
@@ -25,8 +29,13 @@ params=$(du -b "$dir/model.safetensors" | awk '{printf "%.2f", $1 / 4 / 1e6}')
   echo "- Kind: $kind$( [ "$kind" = cdiff ] && echo " ($(jq -r .task "$cfg"), scale $(jq -r .scale "$cfg"))" )"
   echo "- Data: ../shared/data/cxr-pneumonia/cxr128.npy, official train split minus a 5 % validation hold-out (labels: $(jq -r '.labels | join(", ")' "$cfg"))$( [ "$(jq -r .cropSize "$cfg")" != 0 ] && echo ", random $(jq -r .cropSize "$cfg")x$(jq -r .cropSize "$cfg") crops (the network is fully convolutional and runs on whole images)")"
   echo "- Parameters: ${params} M (float32), weights: model.safetensors (EMA, decay $(jq -r .emaDecay "$cfg")), train-state.safetensors (raw, for resuming)"
-  echo "- Training: step $step / $total, batch $(jq -r .batchSize "$cfg"), learning rate $(jq -r .learningRate "$cfg"), $images images seen, ${hours} h on a shared 2-core CPU (1 torch thread, nice 10), recent loss $loss"
-  echo "- Config: config.json here (the network part is fixed for resuming); the training config is config/models/${name//\//-}.json"
+  echo "- Training: step $step / $total, batch $(jq -r .batchSize "$cfg"), learning rate $(jq -r .learningRate "$cfg"), $images images seen, ${hours} h on a shared 2-core CPU (1 torch thread per model), recent loss $loss"
+  echo "- Config: config.json here (the network part is fixed for resuming); the training config is $train_cfg"
+  if [ "$strength" != 1 ]; then
+    echo "- Timesteps: steps 0..${FULL_RANGE_STEPS:-?} drew t from all of [0, T) (config/models/${name//\//-}.json); from there on only t < $strength·T"
+    echo "  (truncated diffusion, \"maxStrength\": $strength), the range its sampling uses: restoration starts from the input noised to"
+    echo "  strength $strength by default (Come-Closer-Diffuse-Faster; \`--strength\` to change it, 1 = from pure noise as in the paper)"
+  fi
   echo
   echo "Train or resume:"
   echo
@@ -34,7 +43,7 @@ params=$(du -b "$dir/model.safetensors" | awk '{printf "%.2f", $1 / 4 / 1e6}')
   case "$kind" in
     vae) echo "medfusion train vae --data ../shared/data/cxr-pneumonia/cxr128.npy --config config/models/${name//\//-}.json --out models/$name";;
     medfusion) echo "medfusion train medfusion --data ../shared/data/cxr-pneumonia/cxr128.npy --config config/models/medfusion-cxr.json --out models/$name";;
-    cdiff) echo "medfusion train cdiff --data ../shared/data/cxr-pneumonia/cxr128.npy --config config/models/$name.json --out models/$name";;
+    cdiff) echo "medfusion train cdiff --data ../shared/data/cxr-pneumonia/cxr128.npy --config $train_cfg --out models/$name";;
   esac
   echo '```'
   if [ -n "$eval_md" ] && [ -s "$eval_md" ]; then
