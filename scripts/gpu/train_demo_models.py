@@ -70,17 +70,8 @@ class Schedule:
 
 
 def unet_forward(unet, x, t, labels=None, keep=None):
-    """UNet.forward with the C# keepLabel: a dropped label adds nothing to the embedding (classifier-free guidance)."""
-    emb = unet.time_embedder(t)
-    if labels is not None:
-        c = unet.cond_embedder(labels)
-        emb = emb + (c if keep is None else c * keep[:, None])
-    feats = [unet.inc(x, emb)]
-    for enc in unet.encoders:
-        feats.append(enc(feats[-1], emb))
-    for i in range(len(unet.decoders), 0, -1):
-        feats[i - 1] = unet.decoders[i - 1](feats[i], feats[i - 1], emb)
-    return unet.outc(feats[0]), [o(feats[i + 1]) for i, o in enumerate(unet.outc_ver)]
+    """The reference UNet with the C# keepLabel (see its forward)."""
+    return unet(x, t, labels, keep)
 
 
 def batch(images, labels, size, crop, gen):

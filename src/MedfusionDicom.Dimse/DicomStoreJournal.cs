@@ -41,10 +41,7 @@ public sealed class DicomStoreJournal : IAsyncDisposable
     private const int MaxPathBytes = 4096;
     private const uint KindData = 1, KindTombstone = 2;
 
-    private readonly string _directory;
-    private readonly int _segmentBytes;
-    private readonly TimeSpan _idleCheckpoint;
-    private readonly ILogger _logger;
+    private readonly Settings _settings;
     private readonly Segment[] _segments;
     private readonly object _lock = new();
     private readonly SemaphoreSlim _wake = new(0);
@@ -55,12 +52,9 @@ public sealed class DicomStoreJournal : IAsyncDisposable
     private long _lastAppend;
     private Exception? _failure;
 
-    private DicomStoreJournal(string directory, int segmentBytes, TimeSpan idleCheckpoint, ILogger logger, Segment[] segments, uint nextEpoch, int recovered)
+    private DicomStoreJournal(Settings settings, Segment[] segments, uint nextEpoch, int recovered)
     {
-        _directory = directory;
-        _segmentBytes = segmentBytes;
-        _idleCheckpoint = idleCheckpoint;
-        _logger = logger;
+        _settings = settings;
         _segments = segments;
         _nextEpoch = nextEpoch;
         Recovered = recovered;
@@ -71,7 +65,7 @@ public sealed class DicomStoreJournal : IAsyncDisposable
     public int Recovered { get; }
 
     /// <summary>The largest instance (whole Part 10 file) that goes through the journal.</summary>
-    public int MaxInstanceBytes => _segmentBytes / 4;
+    public int MaxInstanceBytes => _settings.SegmentBytes / 4;
 
     /// <summary>Whether the journal works on this system: it needs Linux's syncfs.</summary>
     public static bool IsSupported => OperatingSystem.IsLinux();
@@ -124,7 +118,7 @@ public sealed class DicomStoreJournal : IAsyncDisposable
         }
         SyncDirectory(directory);
         Log.JournalOpened(logger, directory, segmentBytes, recovered);
-        return new DicomStoreJournal(directory, segmentBytes, idleCheckpoint ?? TimeSpan.FromSeconds(1), logger, segments, nextEpoch, recovered);
+        return new DicomStoreJournal(new Settings(directory, segmentBytes, idleCheckpoint ?? TimeSpan.FromSeconds(1), logger), segments, nextEpoch, recovered);
     }
 
     /// <summary>
@@ -162,7 +156,7 @@ public sealed class DicomStoreJournal : IAsyncDisposable
         var path = Encoding.UTF8.GetBytes(Path.GetFullPath(finalPath));
         if (path.Length > MaxPathBytes) throw new ArgumentException($"path too long for the store journal: {finalPath}", nameof(finalPath));
         var length = RecordHeaderBytes + path.Length + data.Length;
-        if (length > _segmentBytes - SegmentHeaderBytes) throw new ArgumentException($"{data.Length} bytes do not fit a journal segment of {_segmentBytes}", nameof(data));
+        if (length > _settings.SegmentBytes - SegmentHeaderBytes) throw new ArgumentException($"{data.Length} bytes do not fit a journal segment of {_settings.SegmentBytes}", nameof(data));
         var header = new byte[RecordHeaderBytes];
         Segment segment;
         long end;
@@ -170,7 +164,7 @@ public sealed class DicomStoreJournal : IAsyncDisposable
         {
             if (_failure is not null) throw new IOException("the store journal failed earlier: " + _failure.Message, _failure);
             segment = _segments[_active];
-            if (segment.End + length > _segmentBytes)
+            if (segment.End + length > _settings.SegmentBytes)
             {
                 var other = _segments[1 - _active];
                 // Both full: the other's checkpoint is still running. Appends wait for it (a full segment is thousands of instances).
@@ -226,7 +220,7 @@ public sealed class DicomStoreJournal : IAsyncDisposable
         {
             try
             {
-                await _wake.WaitAsync(_idleCheckpoint, token).ConfigureAwait(false);
+                await _wake.WaitAsync(_settings.IdleCheckpoint, token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -238,7 +232,7 @@ public sealed class DicomStoreJournal : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                Log.JournalFailed(_logger, ex, _directory);
+                Log.JournalFailed(_settings.Logger, ex, _settings.Directory);
                 lock (_lock)
                 {
                     _failure = ex;
@@ -258,7 +252,7 @@ public sealed class DicomStoreJournal : IAsyncDisposable
                 if (s.Sealed && s.InFlight == 0) return s;
             var active = _segments[_active];
             var other = _segments[1 - _active];
-            if (active.Records > 0 && !other.Sealed && Environment.TickCount64 - _lastAppend >= _idleCheckpoint.TotalMilliseconds)
+            if (active.Records > 0 && !other.Sealed && Environment.TickCount64 - _lastAppend >= _settings.IdleCheckpoint.TotalMilliseconds)
             {
                 active.Sealed = true;
                 _active = 1 - _active;
@@ -450,6 +444,8 @@ public sealed class DicomStoreJournal : IAsyncDisposable
     private static void SyncFileSystem(string directory) => NativeFile.SyncFileSystem(directory);
 
     private static void SyncDirectory(string directory) => NativeFile.SyncDirectory(directory);
+
+    private sealed record Settings(string Directory, int SegmentBytes, TimeSpan IdleCheckpoint, ILogger Logger);
 
     /// <summary>Proof of an append; hand it back to <see cref="Completed"/>.</summary>
     internal readonly record struct Ticket(Segment Segment);

@@ -193,10 +193,12 @@ class UNet(nn.Module):
         self.outc = UnetOutBlock(h[0], c["outChannels"])
         self.outc_ver = nn.ModuleList([UnetOutBlock(h[i], c["outChannels"]) for i in range(1, c["deepSupervision"] + 1)])
 
-    def forward(self, x, t, cond=None):
+    def forward(self, x, t, cond=None, keep=None):
+        # keep (per sample, 1 or 0): the C# keepLabel of classifier-free guidance; a dropped label adds nothing.
         emb = self.time_embedder(t)
         if cond is not None:
-            emb = emb + self.cond_embedder(cond)
+            c = self.cond_embedder(cond)
+            emb = emb + (c if keep is None else c * keep[:, None])
         feats = [self.inc(x, emb)]
         for enc in self.encoders:
             feats.append(enc(feats[-1], emb))
