@@ -134,7 +134,7 @@ internal static class DiffusionCommands
         var input = new Argument<string>("IN") { Description = "Input DICOM file (single-channel)" };
         var output = new Argument<string>("OUT") { Description = "Output DICOM file (a derived instance of IN in a new series)" };
         var model = ModelOption();
-        var steps = new Option<int>("--steps") { Description = "Sampler steps", DefaultValueFactory = _ => 50 };
+        var steps = new Option<int?>("--steps") { Description = "Sampler steps (default: the model's defaultSteps, else 50)" };
         var seed = SeedOption();
         var sampler = SamplerOption("ddim");
         var eta = EtaOption(0.0);
@@ -160,7 +160,7 @@ internal static class DiffusionCommands
             using var g = new torch.Generator((ulong)parse.GetValue(seed));
             var pipe = new RestorationPipeline(unet, scheduler, task);
             var result = ImageRestorer.Restore(pipe, image, mask, cfg.Scale, ParseSampler(parse.GetValue(sampler)!),
-                Options(parse.GetValue(steps), parse.GetValue(eta), g, name, ct) with { Strength = parse.GetValue(strength) ?? cfg.MaxStrength });
+                Options(parse.GetValue(steps) ?? cfg.RestorationSteps, parse.GetValue(eta), g, name, ct) with { Strength = parse.GetValue(strength) ?? cfg.MaxStrength });
             Console.Error.WriteLine();
             var values = result.Data.Select(v => (inverted ? -v : v) * 0.5f * (hi - lo) + 0.5f * (hi + lo)).ToArray();
             if (mask is not null) // known pixels: the source's own values, not a round trip through [-1, 1]
@@ -172,7 +172,7 @@ internal static class DiffusionCommands
             var pixels = Pixels(values, result.Width, result.Height, desc.PhotometricInterpretation, desc.BitsStored, desc.IsSigned);
             var builder = new DerivedImageBuilder(new DerivedImageProcessing
             {
-                DerivationDescription = $"{about} ({Path.GetFileName(Path.GetFullPath(dir))}, {parse.GetValue(steps)} steps from strength {parse.GetValue(strength) ?? cfg.MaxStrength:0.##}, seed {parse.GetValue(seed)})",
+                DerivationDescription = $"{about} ({Path.GetFileName(Path.GetFullPath(dir))}, {parse.GetValue(steps) ?? cfg.RestorationSteps} steps from strength {parse.GetValue(strength) ?? cfg.MaxStrength:0.##}, seed {parse.GetValue(seed)})",
                 DerivationCodes = task switch
                 {
                     RestorationTask.Denoise => [DicomCodes.Smoothing],
@@ -199,7 +199,7 @@ internal static class DiffusionCommands
             var model = ModelOption();
             var data = new Option<string>("--data") { Description = "The .npy set (e.g. ../shared/data/cxr-pneumonia/cxr128.npy); its test split is used", Required = true };
             var count = new Option<int>("--count") { Description = "Test images (evenly spread over the split)", DefaultValueFactory = _ => 16 };
-            var steps = new Option<int>("--steps") { Description = "Sampler steps", DefaultValueFactory = _ => 50 };
+            var steps = new Option<int?>("--steps") { Description = "Sampler steps (default: the model's defaultSteps, else 50)" };
             var sampler = SamplerOption("ddim");
             var seed = SeedOption();
             var strength = StrengthOption();
@@ -213,7 +213,7 @@ internal static class DiffusionCommands
                 if (cfg.Kind != ModelKind.Cdiff || cfg.Task != task) throw new ArgumentException($"{dir} is not a Med-cDiff {name} model");
                 using var set = MedfusionDicom.Diffusion.Data.CxrDataset.Open(parse.GetValue(data)!);
                 var clock = Stopwatch.StartNew();
-                var report = RestorationEvaluation.Run(new RestorationPipeline(unet, scheduler, task), set, parse.GetValue(count), parse.GetValue(steps),
+                var report = RestorationEvaluation.Run(new RestorationPipeline(unet, scheduler, task), set, parse.GetValue(count), parse.GetValue(steps) ?? cfg.RestorationSteps,
                     ParseSampler(parse.GetValue(sampler)!), parse.GetValue(seed), cfg.Scale, cfg.MinBox, cfg.MaxBox,
                     (k, n) => ProgressBar.WriteSampling(Console.Error, "images", k, n, clock.Elapsed.TotalSeconds / k), ct, parse.GetValue(strength) ?? cfg.MaxStrength);
                 Console.Error.WriteLine();

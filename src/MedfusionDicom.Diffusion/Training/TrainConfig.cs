@@ -48,6 +48,10 @@ public sealed record TrainConfig
     /// t ≤ s·T; concentrating training there is truncated diffusion (Zheng et al. 2022) and fine-tunes it faster.
     /// </summary>
     public double MaxStrength { get; init; } = 1.0;
+    /// <summary>Sampler steps the restoration verbs, their evaluation and the worker use unless told otherwise (0: 50).</summary>
+    public int DefaultSteps { get; init; }
+    /// <summary><see cref="DefaultSteps"/>, or 50 when the model does not say.</summary>
+    public int RestorationSteps => DefaultSteps > 0 ? DefaultSteps : 50;
     /// <summary>Class names in label order (filled from the data when empty).</summary>
     public string[] Labels { get; init; } = [];
 

@@ -55,7 +55,7 @@ internal sealed class DiffusionInferenceModel : IInferenceModel
                 _ => InferenceTask.Inpaint,
             };
             var input = task == InferenceTask.SuperResolve ? size / config.Scale : size;
-            Descriptor = new ModelDescriptor(name, task, size, size, input, input, [], SamplerNames.All, 50, scheduler.T);
+            Descriptor = new ModelDescriptor(name, task, size, size, input, input, [], SamplerNames.All, config.RestorationSteps, scheduler.T);
         }
     }
 
