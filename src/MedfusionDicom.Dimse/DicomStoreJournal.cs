@@ -153,7 +153,8 @@ public sealed class DicomStoreJournal : IAsyncDisposable
 
     private Ticket Write(uint kind, string finalPath, ReadOnlyMemory<byte> data)
     {
-        var path = Encoding.UTF8.GetBytes(Path.GetFullPath(finalPath));
+        var fullPath = Path.GetFullPath(finalPath);
+        var path = Encoding.UTF8.GetBytes(fullPath);
         if (path.Length > MaxPathBytes) throw new ArgumentException($"path too long for the store journal: {finalPath}", nameof(finalPath));
         var length = RecordHeaderBytes + path.Length + data.Length;
         if (length > _settings.SegmentBytes - SegmentHeaderBytes) throw new ArgumentException($"{data.Length} bytes do not fit a journal segment of {_settings.SegmentBytes}", nameof(data));
@@ -182,8 +183,8 @@ public sealed class DicomStoreJournal : IAsyncDisposable
             segment.End += length;
             segment.InFlight++;
             segment.Records++;
-            segment.Paths.Add(Encoding.UTF8.GetString(path));
-            segment.Directories.Add(Path.GetDirectoryName(Encoding.UTF8.GetString(path))!);
+            segment.Paths.Add(fullPath);
+            segment.Directories.Add(Path.GetDirectoryName(fullPath)!);
             end = segment.End;
             _lastAppend = Environment.TickCount64;
         }
