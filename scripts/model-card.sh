@@ -14,7 +14,8 @@ finished=$(jq -r .finished "$state")
 params=$(du -b "$dir/model.safetensors" | awk '{printf "%.2f", $1 / 4 / 1e6}')
 strength=$(jq -r '.maxStrength // 1' "$cfg")
 train_cfg="config/models/${name//\//-}.json"
-[ "$strength" = 1 ] || train_cfg="config/models/${name//\//-}-warmstart.json"
+# A warm-start fine-tuning has a config of its own; a model trained truncated from the start has just one.
+[ "$strength" = 1 ] || [ ! -f "$root/config/models/${name//\//-}-warmstart.json" ] || train_cfg="config/models/${name//\//-}-warmstart.json"
 # FULL_RANGE_STEPS: where a warm-start fine-tuning took over from training over all timesteps
 {
   echo "# $name"
@@ -31,8 +32,16 @@ train_cfg="config/models/${name//\//-}.json"
   echo "- Parameters: ${params} M (float32), weights: model.safetensors (EMA, decay $(jq -r .emaDecay "$cfg")), train-state.safetensors (raw, for resuming)"
   echo "- Training: step $step / $total, batch $(jq -r .batchSize "$cfg"), learning rate $(jq -r .learningRate "$cfg"), $images images seen, ${hours} h on a shared 2-core CPU (1 torch thread per model), recent loss $loss"
   echo "- Config: config.json here (the network part is fixed for resuming); the training config is $train_cfg"
+  if [ "$(jq -r '.inpaintFill // "zero"' "$cfg")" = harmonic ]; then
+    echo "- Condition: the known pixels with the harmonic (Laplace) fill of the mask (\"inpaintFill\": \"harmonic\"), so the network"
+    echo "  starts from the classic answer and learns what it misses; the loss counts $( [ "$(jq -r '.lossInMaskOnly // false' "$cfg")" = true ] && echo "the masked pixels only" || echo "every pixel")"
+  fi
   if [ "$strength" != 1 ]; then
-    echo "- Timesteps: steps 0..${FULL_RANGE_STEPS:-?} drew t from all of [0, T) (config/models/${name//\//-}.json); from there on only t < $strength·T"
+    if [ "${FULL_RANGE_STEPS:-}" = 0 ]; then
+      echo "- Timesteps: every training step drew t < $strength·T"
+    else
+      echo "- Timesteps: steps 0..${FULL_RANGE_STEPS:-?} drew t from all of [0, T) (config/models/${name//\//-}.json); from there on only t < $strength·T"
+    fi
     echo "  (truncated diffusion, \"maxStrength\": $strength), the range its sampling uses: restoration starts from the input noised to"
     echo "  strength $strength by default (Come-Closer-Diffuse-Faster; \`--strength\` to change it, 1 = from pure noise as in the paper)"
   fi

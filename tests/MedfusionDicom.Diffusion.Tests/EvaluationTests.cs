@@ -47,6 +47,19 @@ public class EvaluationTests
     }
 
     [Fact]
+    public void Mean_gradient_can_be_taken_inside_a_mask()
+    {
+        // A ramp on the left half, flat on the right: the gradient lives only where the ramp is.
+        var img = new Image2D(8, 8, Enumerable.Range(0, 64).Select(p => p % 8 < 4 ? 0.1f * (p % 8) : 0.3f).ToArray());
+        var right = Enumerable.Range(0, 64).Select(p => p % 8 >= 5).ToArray();
+        var left = Enumerable.Range(0, 64).Select(p => p % 8 is >= 1 and <= 2).ToArray();
+        Assert.Equal(0, ImageMetrics.MeanGradientMagnitude(img, right), 6);
+        Assert.Equal(0.1, ImageMetrics.MeanGradientMagnitude(img, left), 6);
+        Assert.InRange(ImageMetrics.MeanGradientMagnitude(img), 0.01, 0.09);
+        Assert.Throws<ArgumentException>(() => ImageMetrics.MeanGradientMagnitude(img, new bool[3]));
+    }
+
+    [Fact]
     public void Bicubic_agrees_with_pytorch_interpolate()
     {
         var rng = new Random(7);

@@ -54,7 +54,7 @@ public class BundledRestorationModelTests
         var (cfg, unet, scheduler) = MedfusionDicom.Diffusion.Training.ModelStore.LoadDiffusion(Path.Combine(repo.FullName, "models", name));
         using var _ = unet;
         using var data = CxrDataset.Open(Path.Combine(SharedData.Root!, "cxr-pneumonia", "cxr128.npy"));
-        return RestorationEvaluation.Run(new RestorationPipeline(unet, scheduler, cfg.Task), data, 8, cfg.RestorationSteps, SamplerKind.Ddim, 0,
+        return RestorationEvaluation.Run(new RestorationPipeline(unet, scheduler, cfg.Task, cfg.InpaintFill), data, 8, cfg.RestorationSteps, SamplerKind.Ddim, 0,
             cfg.Scale, cfg.MinBox, cfg.MaxBox, strength: cfg.MaxStrength);
     }
 
@@ -74,5 +74,18 @@ public class BundledRestorationModelTests
         var (bicubic, model) = (r.Scores[0], r.Scores[1]);
         Assert.True(model.Psnr > bicubic.Psnr, $"Med-cDiff {model.Psnr:F2} dB, bicubic {bicubic.Psnr:F2} dB");
         Assert.True(model.Gradient > bicubic.Gradient, $"mean gradient: Med-cDiff {model.Gradient:F4}, bicubic {bicubic.Gradient:F4}");
+    }
+
+    [SharedDataFact]
+    public void Inpainting_is_within_1_dB_of_the_harmonic_fill_keeps_texture_and_leaves_the_rest_alone()
+    {
+        var r = Evaluate("cdiff-cxr-inpaint");
+        var (harmonic, model) = (r.Scores[0], r.Scores[1]);
+        Assert.True(model.Psnr >= harmonic.Psnr - 1, $"PSNR in the mask: Med-cDiff {model.Psnr:F2} dB, harmonic fill {harmonic.Psnr:F2} dB");
+        // Texture: the harmonic fill is the smoothest fill there is; the model's fill must be markedly rougher and come
+        // close to the clean images' own gradient in the mask.
+        Assert.True(model.Gradient > harmonic.Gradient * 1.25, $"mean gradient in the mask: Med-cDiff {model.Gradient:F4}, harmonic fill {harmonic.Gradient:F4}");
+        Assert.True(model.Gradient > r.CleanGradient * 0.8, $"mean gradient in the mask: Med-cDiff {model.Gradient:F4}, clean {r.CleanGradient:F4}");
+        Assert.Equal(0, r.MaxChangeOutsideMask);
     }
 }

@@ -158,7 +158,7 @@ internal static class DiffusionCommands
             bool[]? mask = null;
             if (task == RestorationTask.Inpaint) mask = await Mask(parse.GetValue(maskBox), parse.GetValue(maskFile), image.Width, image.Height, ct);
             using var g = new torch.Generator((ulong)parse.GetValue(seed));
-            var pipe = new RestorationPipeline(unet, scheduler, task);
+            var pipe = new RestorationPipeline(unet, scheduler, task, cfg.InpaintFill);
             var result = ImageRestorer.Restore(pipe, image, mask, cfg.Scale, ParseSampler(parse.GetValue(sampler)!),
                 Options(parse.GetValue(steps) ?? cfg.RestorationSteps, parse.GetValue(eta), g, name, ct) with { Strength = parse.GetValue(strength) ?? cfg.MaxStrength });
             Console.Error.WriteLine();
@@ -168,8 +168,7 @@ internal static class DiffusionCommands
                 var original = DicomPixelData.Create(source.Dataset).ToFloat32(0).Data;
                 for (int i = 0; i < mask.Length; i++) if (!mask[i]) values[i] = original[i];
             }
-            var desc = DicomPixelDescription.FromDataset(source.Dataset);
-            var pixels = Pixels(values, result.Width, result.Height, desc.PhotometricInterpretation, desc.BitsStored, desc.IsSigned);
+            var pixels = SourceEncodedPixels(values, result.Width, result.Height, source.Dataset);
             var builder = new DerivedImageBuilder(new DerivedImageProcessing
             {
                 DerivationDescription = $"{about} ({Path.GetFileName(Path.GetFullPath(dir))}, {parse.GetValue(steps) ?? cfg.RestorationSteps} steps from strength {parse.GetValue(strength) ?? cfg.MaxStrength:0.##}, seed {parse.GetValue(seed)})",
@@ -213,7 +212,7 @@ internal static class DiffusionCommands
                 if (cfg.Kind != ModelKind.Cdiff || cfg.Task != task) throw new ArgumentException($"{dir} is not a Med-cDiff {name} model");
                 using var set = MedfusionDicom.Diffusion.Data.CxrDataset.Open(parse.GetValue(data)!);
                 var clock = Stopwatch.StartNew();
-                var report = RestorationEvaluation.Run(new RestorationPipeline(unet, scheduler, task), set, parse.GetValue(count), parse.GetValue(steps) ?? cfg.RestorationSteps,
+                var report = RestorationEvaluation.Run(new RestorationPipeline(unet, scheduler, task, cfg.InpaintFill), set, parse.GetValue(count), parse.GetValue(steps) ?? cfg.RestorationSteps,
                     ParseSampler(parse.GetValue(sampler)!), parse.GetValue(seed), cfg.Scale, cfg.MinBox, cfg.MaxBox,
                     (k, n) => ProgressBar.WriteSampling(Console.Error, "images", k, n, clock.Elapsed.TotalSeconds / k), ct, parse.GetValue(strength) ?? cfg.MaxStrength);
                 Console.Error.WriteLine();
@@ -265,6 +264,21 @@ internal static class DiffusionCommands
         if (hi <= lo) hi = lo + 1;
         var data = ImageResize.ToUnitRange(frame.Data, frame.Rows, frame.Columns, 1, frame.IsInverted);
         return (new Image2D(frame.Columns, frame.Rows, data), lo, hi, frame.IsInverted);
+    }
+
+    /// <summary>
+    /// A restoration result in its source's encoding: the same Bits Stored, sign and Modality LUT (the builder carries
+    /// the source's Rescale Slope/Intercept forward), so the values keep the source's scale and precision, and pixels
+    /// the model did not change (outside an inpainting mask) keep their stored values bit for bit.
+    /// </summary>
+    private static DerivedPixelData SourceEncodedPixels(float[] values, int width, int height, DicomDataset source)
+    {
+        var desc = DicomPixelDescription.FromDataset(source);
+        var options = new DicomStoreOptions(desc.BitsStored, desc.IsSigned, source.GetSingleValueOrDefault(DicomTag.RescaleSlope, 1.0),
+            source.GetSingleValueOrDefault(DicomTag.RescaleIntercept, 0.0));
+        var stored = DicomPixelConverter.FromFloat32(values, options);
+        return new DerivedPixelData(height, width, 1, desc.PhotometricInterpretation, stored.BitsAllocated, stored.BitsStored, stored.HighBit,
+            stored.PixelRepresentation, stored.Data);
     }
 
     private static DerivedPixelData Pixels(float[] values, int width, int height, string photometric, int bitsStored, bool signed)

@@ -41,7 +41,7 @@ internal static class ModelCommands
                 var stored = ModelStore.LoadConfig(dir);
                 cfg = cfg with
                 {
-                    Vae = stored.Vae, Unet = stored.Unet, Scheduler = stored.Scheduler, Task = stored.Task, Scale = stored.Scale,
+                    Vae = stored.Vae, Unet = stored.Unet, Scheduler = stored.Scheduler, Task = stored.Task, Scale = stored.Scale, InpaintFill = stored.InpaintFill,
                     Labels = stored.Labels, LatentScale = stored.LatentScale, VaeCheckpoint = stored.VaeCheckpoint,
                 };
             }

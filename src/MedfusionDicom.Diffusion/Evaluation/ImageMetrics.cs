@@ -50,18 +50,22 @@ public static class ImageMetrics
         return n == 0 ? throw new ArgumentException($"image {a.Width}x{a.Height} is smaller than the SSIM window") : total / n;
     }
 
-    /// <summary>Mean gradient magnitude (central differences): a plain measure of sharpness.</summary>
-    public static double MeanGradientMagnitude(Image2D img)
+    /// <summary>Mean gradient magnitude (central differences), over the mask's pixels when one is given: a plain measure of sharpness and texture.</summary>
+    public static double MeanGradientMagnitude(Image2D img, bool[]? mask = null)
     {
+        if (mask is not null && mask.Length != img.Data.Length) throw new ArgumentException("mask and image differ in size");
         double total = 0;
+        long n = 0;
         for (var y = 0; y < img.Height; y++)
         for (var x = 0; x < img.Width; x++)
         {
+            if (mask is not null && !mask[y * img.Width + x]) continue;
+            n++;
             var gx = (img.Clamped(x + 1, y) - img.Clamped(x - 1, y)) / 2.0;
             var gy = (img.Clamped(x, y + 1) - img.Clamped(x, y - 1)) / 2.0;
             total += Math.Sqrt(gx * gx + gy * gy);
         }
-        return total / img.Data.Length;
+        return total / Math.Max(n, 1);
     }
 
     private static Image2D Product(Image2D a, Image2D b)

@@ -29,17 +29,15 @@ public static class ImageRestorer
         using var scope = NewDisposeScope();
         var x = tensor(inputs.SelectMany(i => i.Data).ToArray(), new long[] { inputs.Count, 1, height, width });
         Tensor condition = pipeline.Task == RestorationTask.SuperResolve ? RestorationPipeline.UpsampleCondition(x, scale) : x;
-        Tensor? m = null;
+        Tensor? m = null, initial = null;
         if (pipeline.Task == RestorationTask.Inpaint)
         {
             if (masks.Any(k => k is null || k.Length != width * height)) throw new ArgumentException("inpainting needs a mask of the image's size");
-            m = tensor(masks.SelectMany(k => k!).Select(b => b ? 1f : 0f).ToArray(), new long[] { inputs.Count, 1, height, width });
-            condition = RestorationPipeline.MaskCondition(x, m);
+            (condition, m) = RestorationPipeline.InpaintCondition(inputs, masks!, pipeline.Fill);
+            // A warm start from the input needs an estimate of the unknown region too: the harmonic (Laplace) fill.
+            if (options.Strength < 1)
+                initial = pipeline.Fill == InpaintFill.Harmonic ? condition : RestorationPipeline.InpaintCondition(inputs, masks!, InpaintFill.Harmonic).condition;
         }
-        // A warm start from the input needs an estimate of the unknown region too: the harmonic (Laplace) fill.
-        Tensor? initial = pipeline.Task == RestorationTask.Inpaint && options.Strength < 1
-            ? tensor(inputs.Zip(masks).SelectMany(p => ClassicBaselines.HarmonicFill(p.First, p.Second!).Data).ToArray(), new long[] { inputs.Count, 1, height, width })
-            : null;
         long h = condition.size(2), w = condition.size(3);
         int f = pipeline.UNet.Config.Strides.Aggregate(1, (a, s) => a * s);
         long ph = (f - h % f) % f, pw = (f - w % f) % f;

@@ -25,6 +25,11 @@ public sealed record TrainConfig
     /// <summary>Inpainting boxes: side lengths drawn from [MinBox, MaxBox] pixels.</summary>
     public int MinBox { get; init; } = 8;
     public int MaxBox { get; init; } = 24;
+    /// <summary>Inpainting: what the condition holds in the unknown region (see <see cref="Pipelines.InpaintFill"/>).</summary>
+    public InpaintFill InpaintFill { get; init; } = InpaintFill.Zero;
+    /// <summary>Inpainting: the loss counts the unknown pixels only. The known ones are replaced after every sampling
+    /// step, so what the network predicts there never reaches an output; counting them only dilutes the gradient.</summary>
+    public bool LossInMaskOnly { get; init; }
     public int BatchSize { get; init; } = 8;
     public double LearningRate { get; init; } = 1e-4;
     public long Steps { get; init; } = 100_000;

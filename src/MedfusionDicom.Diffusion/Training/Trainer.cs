@@ -191,16 +191,26 @@ public sealed class Trainer : IDisposable
         var unet = (MedfusionUNet)model;
         var (x, _, list) = Batch(rng);
         var (condition, mask) = Degrade(cfg, list, rng);
-        return DiffusionLoss(x, gen, (xt, t) => unet.Forward(RestorationPipeline.NetworkInput(xt, condition, mask), t, null, null), l1: false);
+        return DiffusionLoss(x, gen, (xt, t) => unet.Forward(RestorationPipeline.NetworkInput(xt, condition, mask), t, null, null), l1: false,
+            weight: cfg.LossInMaskOnly ? mask : null);
     }
 
-    /// <summary>Epsilon-prediction loss at uniform t: L1 (Medfusion) or L2 (Med-cDiff), deep heads against pooled noise.</summary>
-    private Tensor DiffusionLoss(Tensor x0, Generator gen, Func<Tensor, Tensor, (Tensor output, List<Tensor> deep)> net, bool l1)
+    /// <summary>
+    /// Epsilon-prediction loss at uniform t: L1 (Medfusion) or L2 (Med-cDiff), deep heads against pooled noise; with a
+    /// weight map [B, 1, H, W] the mean is over the weighted pixels only (pooled alike for the deep heads).
+    /// </summary>
+    private Tensor DiffusionLoss(Tensor x0, Generator gen, Func<Tensor, Tensor, (Tensor output, List<Tensor> deep)> net, bool l1, Tensor? weight = null)
     {
         var t = scheduler!.SampleTimesteps(x0.size(0), x0.device, gen, cfg.MaxStrength);
         var noise = randn(x0.shape, generator: gen);
         var (pred, deep) = net(scheduler.AddNoise(x0, noise, t), t.to(ScalarType.Float32));
-        Tensor Crit(Tensor a, Tensor b) => l1 ? F.l1_loss(a, b) : F.mse_loss(a, b);
+        Tensor Crit(Tensor a, Tensor b)
+        {
+            if (weight is null) return l1 ? F.l1_loss(a, b) : F.mse_loss(a, b);
+            var err = l1 ? (a - b).abs() : (a - b).square();
+            var wt = a.size(2) == weight.size(2) ? weight : F.adaptive_avg_pool2d(weight, [a.size(2), a.size(3)]);
+            return (err * wt).sum() / (wt.sum() * a.size(1) + 1e-8);
+        }
         // The reference weighs the heads 1, 1/2, 1/4, ... normalised to sum 1.
         var w = Enumerable.Range(0, deep.Count + 1).Select(i => Math.Pow(0.5, i)).ToArray();
         var total = w.Sum();
@@ -225,11 +235,9 @@ public sealed class Trainer : IDisposable
                 var masks = clean.Select(_ =>
                 {
                     int w = rng.Next(cfg.MinBox, cfg.MaxBox + 1), h = rng.Next(cfg.MinBox, cfg.MaxBox + 1);
-                    var m = Degradations.BoxMask(s, s, rng.Next(s - w + 1), rng.Next(s - h + 1), w, h);
-                    return m.Select(b => b ? 1f : 0f).ToArray();
+                    return Degradations.BoxMask(s, s, rng.Next(s - w + 1), rng.Next(s - h + 1), w, h);
                 }).ToList();
-                var mask = Stack(masks);
-                return (RestorationPipeline.MaskCondition(Stack(clean.Select(c => c.Data)), mask), mask);
+                return RestorationPipeline.InpaintCondition(clean, masks, cfg.InpaintFill);
         }
     }
 

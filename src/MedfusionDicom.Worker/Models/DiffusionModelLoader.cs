@@ -47,7 +47,7 @@ internal sealed class DiffusionInferenceModel : IInferenceModel
         }
         else
         {
-            _restoration = new RestorationPipeline(unet, scheduler, config.Task);
+            _restoration = new RestorationPipeline(unet, scheduler, config.Task, config.InpaintFill);
             var task = config.Task switch
             {
                 RestorationTask.Denoise => InferenceTask.Denoise,

@@ -1,0 +1,59 @@
+using MedfusionDicom.Dicom;
+using MedfusionDicom.Dicom.Imaging;
+
+namespace MedfusionDicom.Cli.Tests;
+
+/// <summary>The restoration verbs end to end with the bundled models: what they write, not how good it is.</summary>
+public class RestorationVerbTests
+{
+    private static readonly string CtSmall = Path.Combine(CliRunner.Corpus, "CT_small.dcm"); // 128x128, signed 16 bit, intercept -1024
+
+    private static string Temp(string name) => Path.Combine(Directory.CreateTempSubdirectory("restore").FullName, name);
+
+    [Fact]
+    public void Inpaint_changes_only_the_box_and_keeps_the_source_encoding_bit_for_bit()
+    {
+        var output = Temp("inpainted.dcm");
+        var r = CliRunner.Run("inpaint", CtSmall, output, "--model", "cdiff-cxr-inpaint", "--mask-box", "40,30,24,20", "--steps", "2", "--seed", "3");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var source = DicomFile.Open(CtSmall).Dataset;
+        var result = DicomFile.Open(output).Dataset;
+        foreach (var tag in new[] { DicomTag.BitsAllocated, DicomTag.BitsStored, DicomTag.PixelRepresentation, DicomTag.RescaleSlope, DicomTag.RescaleIntercept })
+            Assert.Equal(source.GetString(tag), result.GetString(tag));
+        Assert.Equal(source.GetString(DicomTag.StudyInstanceUID), result.GetString(DicomTag.StudyInstanceUID));
+        Assert.NotEqual(source.GetString(DicomTag.SeriesInstanceUID), result.GetString(DicomTag.SeriesInstanceUID));
+        var before = DicomPixelData.Create(source).GetNativeFrame(0).Data.ToArray();
+        var after = DicomPixelData.Create(result).GetNativeFrame(0).Data.ToArray();
+        Assert.Equal(before.Length, after.Length);
+        int changedInside = 0;
+        for (int y = 0; y < 128; y++)
+        for (int x = 0; x < 128; x++)
+        {
+            int i = 2 * (y * 128 + x);
+            bool inside = x is >= 40 and < 64 && y is >= 30 and < 50;
+            bool same = before[i] == after[i] && before[i + 1] == after[i + 1];
+            if (!inside) Assert.True(same, $"pixel ({x}, {y}) outside the box changed");
+            else if (!same) changedInside++;
+        }
+        Assert.True(changedInside > 24 * 20 / 2, $"only {changedInside} of the box's pixels changed");
+    }
+
+    [Fact]
+    public void Denoise_writes_a_derived_image_in_the_source_scale()
+    {
+        var output = Temp("denoised.dcm");
+        var r = CliRunner.Run("denoise", CtSmall, output, "--model", "cdiff-cxr-denoise", "--steps", "2");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var source = DicomFile.Open(CtSmall).Dataset;
+        var result = DicomFile.Open(output).Dataset;
+        Assert.Equal(source.GetString(DicomTag.RescaleIntercept), result.GetString(DicomTag.RescaleIntercept));
+        Assert.Equal(source.GetString(DicomTag.BitsStored), result.GetString(DicomTag.BitsStored));
+        Assert.StartsWith("DERIVED", result.GetString(DicomTag.ImageType));
+        // The values stay within the source's range (the model works in [-1, 1] of the source's min..max).
+        var a = DicomPixelData.Create(source).ToFloat32(0).Data;
+        var b = DicomPixelData.Create(result).ToFloat32(0).Data;
+        Assert.InRange(b.Min(), a.Min() - 1, a.Max() + 1);
+        Assert.InRange(b.Max(), a.Min() - 1, a.Max() + 1);
+        Assert.True(a.Zip(b).Count(p => p.First != p.Second) > a.Length / 4);
+    }
+}
