@@ -10,12 +10,13 @@ public sealed class DiffusionModelTests : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("worker-models-").FullName;
 
-    private string SaveRestorationModel(string name, RestorationTask task, int scale = 2)
+    private string SaveRestorationModel(string name, RestorationTask task, int scale = 2, InpaintFill fill = InpaintFill.Zero)
     {
         var config = new TrainConfig
         {
             Kind = ModelKind.Cdiff,
             Task = task,
+            InpaintFill = fill,
             Scale = scale,
             ImageSize = 16,
             Unet = new UNetConfig
@@ -31,13 +32,14 @@ public sealed class DiffusionModelTests : IDisposable
     }
 
     [Theory]
-    [InlineData(RestorationTask.Denoise, InferenceTask.Denoise, 16)]
-    [InlineData(RestorationTask.SuperResolve, InferenceTask.SuperResolve, 8)]
-    [InlineData(RestorationTask.Inpaint, InferenceTask.Inpaint, 16)]
-    public void Trained_model_folders_load_and_run_batches(RestorationTask task, InferenceTask expected, int inputSize)
+    [InlineData(RestorationTask.Denoise, InferenceTask.Denoise, 16, InpaintFill.Zero)]
+    [InlineData(RestorationTask.SuperResolve, InferenceTask.SuperResolve, 8, InpaintFill.Zero)]
+    [InlineData(RestorationTask.Inpaint, InferenceTask.Inpaint, 16, InpaintFill.Zero)]
+    [InlineData(RestorationTask.Inpaint, InferenceTask.Inpaint, 16, InpaintFill.Harmonic)]
+    public void Trained_model_folders_load_and_run_batches(RestorationTask task, InferenceTask expected, int inputSize, InpaintFill fill)
     {
         var loader = new DiffusionModelLoader();
-        var dir = SaveRestorationModel("m-" + task, task);
+        var dir = SaveRestorationModel($"m-{task}-{fill}", task, fill: fill);
         Assert.True(loader.CanLoad(dir));
         using var model = loader.Load(dir);
         Assert.Equal(expected, model.Descriptor.Task);
@@ -64,6 +66,28 @@ public sealed class DiffusionModelTests : IDisposable
                     for (var i = 0; i < mask.Length; i++) if (!mask[i]) Assert.Equal(inputs[k].Image![i], image[i]);
             }
         }
+    }
+
+    [Fact]
+    public void An_inpainting_model_gets_the_fill_its_config_names()
+    {
+        // The same weights, once told to expect zeros in the mask and once the harmonic fill: only the condition differs.
+        var zero = SaveRestorationModel("inpaint-zero", RestorationTask.Inpaint);
+        var harmonic = Path.Combine(_root, "inpaint-harmonic");
+        Directory.CreateDirectory(harmonic);
+        foreach (var f in Directory.GetFiles(zero)) File.Copy(f, Path.Combine(harmonic, Path.GetFileName(f)));
+        var configPath = Path.Combine(harmonic, ModelStore.ConfigFile);
+        (ModelStore.LoadConfig(harmonic) with { InpaintFill = InpaintFill.Harmonic }).Save(configPath);
+        var mask = Enumerable.Range(0, 256).Select(i => i % 16 is >= 4 and < 10 && i / 16 is >= 3 and < 12).ToArray();
+        var image = Enumerable.Range(0, 256).Select(i => (float)Math.Sin(i * 0.3)).ToArray();
+        float[] Run(string dir)
+        {
+            using var model = new DiffusionModelLoader().Load(dir);
+            return model.Run([new InferenceInput(1, 7, null, image, mask)], new SamplerSettings(3, 0, 0, "ddim"), (_, _) => { }, CancellationToken.None)[0][0];
+        }
+        var (a, b) = (Run(zero), Run(harmonic));
+        Assert.Equal(a.Where((_, i) => !mask[i]), b.Where((_, i) => !mask[i]));
+        Assert.True(Enumerable.Range(0, 256).Where(i => mask[i]).Max(i => Math.Abs(a[i] - b[i])) > 1e-4);
     }
 
     [Fact]
