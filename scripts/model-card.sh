@@ -27,7 +27,7 @@ train_cfg="config/models/${name//\//-}.json"
     echo "state.json continues from its last checkpoint (the optimizer's moments restart)."
     echo
   fi
-  echo "- Kind: $kind$( [ "$kind" = cdiff ] && echo " ($(jq -r .task "$cfg"), scale $(jq -r .scale "$cfg"))" )"
+  echo "- Kind: $kind$( [ "$kind" = cdiff ] && echo " ($(jq -r .task "$cfg")$( [ "$(jq -r .task "$cfg")" = super-resolve ] && echo ", scale $(jq -r .scale "$cfg")"))" )"
   echo "- Data: ../shared/data/cxr-pneumonia/cxr128.npy, official train split minus a 5 % validation hold-out (labels: $(jq -r '.labels | join(", ")' "$cfg"))$( [ "$(jq -r .cropSize "$cfg")" != 0 ] && echo ", random $(jq -r .cropSize "$cfg")x$(jq -r .cropSize "$cfg") crops (the network is fully convolutional and runs on whole images)")"
   echo "- Parameters: ${params} M (float32), weights: model.safetensors (EMA, decay $(jq -r .emaDecay "$cfg")), train-state.safetensors (raw, for resuming)"
   echo "- Training: step $step / $total, batch $(jq -r .batchSize "$cfg"), learning rate $(jq -r .learningRate "$cfg"), $images images seen, ${hours} h on a shared 2-core CPU (1 torch thread per model), recent loss $loss"
