@@ -56,6 +56,7 @@ public sealed record TrainConfig
     /// <summary>Sampler steps the restoration verbs, their evaluation and the worker use unless told otherwise (0: 50).</summary>
     public int DefaultSteps { get; init; }
     /// <summary><see cref="DefaultSteps"/>, or 50 when the model does not say.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int RestorationSteps => DefaultSteps > 0 ? DefaultSteps : 50;
     /// <summary>Class names in label order (filled from the data when empty).</summary>
     public string[] Labels { get; init; } = [];
