@@ -54,7 +54,7 @@ public class BundledRestorationModelTests
         var (cfg, unet, scheduler) = MedfusionDicom.Diffusion.Training.ModelStore.LoadDiffusion(Path.Combine(repo.FullName, "models", name));
         using var _ = unet;
         using var data = CxrDataset.Open(Path.Combine(SharedData.Root!, "cxr-pneumonia", "cxr128.npy"));
-        return RestorationEvaluation.Run(new RestorationPipeline(unet, scheduler, cfg.Task, cfg.InpaintFill), data, 8, cfg.RestorationSteps, SamplerKind.Ddim, 0,
+        return RestorationEvaluation.Run(MedfusionDicom.Diffusion.Training.ModelStore.RestorationPipeline(cfg, unet, scheduler), data, 8, cfg.RestorationSteps, SamplerKind.Ddim, 0,
             cfg.Scale, cfg.MinBox, cfg.MaxBox, strength: cfg.MaxStrength);
     }
 

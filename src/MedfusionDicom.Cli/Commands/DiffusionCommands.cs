@@ -158,7 +158,7 @@ internal static class DiffusionCommands
             bool[]? mask = null;
             if (task == RestorationTask.Inpaint) mask = await Mask(parse.GetValue(maskBox), parse.GetValue(maskFile), image.Width, image.Height, ct);
             using var g = new torch.Generator((ulong)parse.GetValue(seed));
-            var pipe = new RestorationPipeline(unet, scheduler, task, cfg.InpaintFill);
+            var pipe = ModelStore.RestorationPipeline(cfg, unet, scheduler);
             var result = ImageRestorer.Restore(pipe, image, mask, cfg.Scale, ParseSampler(parse.GetValue(sampler)!),
                 Options(parse.GetValue(steps) ?? cfg.RestorationSteps, parse.GetValue(eta), g, name, ct) with { Strength = parse.GetValue(strength) ?? cfg.MaxStrength });
             Console.Error.WriteLine();
@@ -212,7 +212,7 @@ internal static class DiffusionCommands
                 if (cfg.Kind != ModelKind.Cdiff || cfg.Task != task) throw new ArgumentException($"{dir} is not a Med-cDiff {name} model");
                 using var set = MedfusionDicom.Diffusion.Data.CxrDataset.Open(parse.GetValue(data)!);
                 var clock = Stopwatch.StartNew();
-                var report = RestorationEvaluation.Run(new RestorationPipeline(unet, scheduler, task, cfg.InpaintFill), set, parse.GetValue(count), parse.GetValue(steps) ?? cfg.RestorationSteps,
+                var report = RestorationEvaluation.Run(ModelStore.RestorationPipeline(cfg, unet, scheduler), set, parse.GetValue(count), parse.GetValue(steps) ?? cfg.RestorationSteps,
                     ParseSampler(parse.GetValue(sampler)!), parse.GetValue(seed), cfg.Scale, cfg.MinBox, cfg.MaxBox,
                     (k, n) => ProgressBar.WriteSampling(Console.Error, "images", k, n, clock.Elapsed.TotalSeconds / k), ct, parse.GetValue(strength) ?? cfg.MaxStrength);
                 Console.Error.WriteLine();

@@ -72,6 +72,14 @@ public static class ModelStore
         return (cfg, unet, new GaussianScheduler(cfg.Scheduler ?? DefaultSchedule(cfg.Kind)));
     }
 
+    /// <summary>
+    /// The restoration pipeline a cdiff config describes (task and inpainting condition): the one place that maps a
+    /// model directory's config onto <see cref="Pipelines.RestorationPipeline"/>, so every caller builds the input the
+    /// network was trained on.
+    /// </summary>
+    public static Pipelines.RestorationPipeline RestorationPipeline(TrainConfig cfg, MedfusionUNet unet, GaussianScheduler scheduler) =>
+        new(unet, scheduler, cfg.Task, cfg.InpaintFill);
+
     public static SchedulerConfig DefaultSchedule(ModelKind kind) => kind == ModelKind.Cdiff ? SchedulerConfig.MedCDiff : SchedulerConfig.Medfusion;
 
     /// <summary>Resolves the VAE directory of a Medfusion config: absolute, or relative to the model directory.</summary>

@@ -47,7 +47,7 @@ internal sealed class DiffusionInferenceModel : IInferenceModel
         }
         else
         {
-            _restoration = new RestorationPipeline(unet, scheduler, config.Task, config.InpaintFill);
+            _restoration = ModelStore.RestorationPipeline(config, unet, scheduler);
             var task = config.Task switch
             {
                 RestorationTask.Denoise => InferenceTask.Denoise,
