@@ -20,4 +20,9 @@ public sealed class WorkerOptions
     /// (bench/RESULTS.md, "Inference worker"). Turn it on (Worker:Scheduler:DynamicBatching) on a GPU.
     /// </summary>
     public Scheduling.SchedulerOptions Scheduler { get; set; } = new() { DynamicBatching = false };
+    /// <summary>
+    /// When a restoration image runs whole and when it is tiled (Worker:Tiling:MemoryBudgetMegabytes, Overlap,
+    /// MaxBatchSize): images of any size are accepted.
+    /// </summary>
+    public Imaging.TilingOptions Tiling { get; set; } = new();
 }

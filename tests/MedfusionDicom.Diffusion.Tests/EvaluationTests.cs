@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MedfusionDicom.Diffusion.Data;
 using MedfusionDicom.Diffusion.Evaluation;
+using MedfusionDicom.Imaging;
 
 namespace MedfusionDicom.Diffusion.Tests;
 
@@ -39,10 +40,10 @@ public class EvaluationTests
     public void Harmonic_fill_reproduces_a_linear_ramp_inside_the_mask()
     {
         var img = Ramp(16, 16);
-        var mask = Degradations.BoxMask(16, 16, 5, 4, 6, 7);
+        var mask = ImageMask.Box(16, 16, 5, 4, 6, 7);
         var damaged = img.Clone();
         for (var i = 0; i < mask.Length; i++) if (mask[i]) damaged.Data[i] = 0;
-        var filled = ClassicBaselines.HarmonicFill(damaged, mask);
+        var filled = ImageFill.Harmonic(damaged, mask);
         for (var i = 0; i < mask.Length; i++) Assert.Equal(img.Data[i], filled.Data[i], 3);
     }
 
@@ -124,8 +125,8 @@ public class EvaluationTests
         Assert.Equal(624, data.Split("test").Count);
         Assert.Equal(1341 + 3875, data.Split("train").Count + data.Split("val").Count);
         Assert.InRange(data.Split("val").Count, 150, 400);
-        var img = data.ReadImage(0);
-        Assert.Equal(64 * 64, img.Length);
-        Assert.All(img, v => Assert.InRange(v, -1f, 1f));
+        var img = data.ReadImage(0, IntensityNormalization.OfStoredRange);
+        Assert.Equal((64, 64), (img.Width, img.Height));
+        Assert.All(img.Data, v => Assert.InRange(v, -1f, 1f));
     }
 }

@@ -1,5 +1,6 @@
 using MedfusionDicom.Dicom.Derived;
 using MedfusionDicom.Diffusion.Training;
+using MedfusionDicom.Imaging;
 
 namespace MedfusionDicom.Diffusion.Tests;
 
@@ -23,7 +24,7 @@ public class ImageSourceTests
                 builder.Build(null, pixels, k + 1).ToFile().Save(Path.Combine(dir, $"im{k}.dcm"));
             }
             File.WriteAllText(Path.Combine(dir, "labels.csv"), "file,label\nim0.dcm,PNEUMONIA\nim1.dcm,NORMAL\n");
-            using var src = new DicomFolderImageSource(dir, Path.Combine(dir, "labels.csv"), 16);
+            using var src = new DicomFolderImageSource(dir, Path.Combine(dir, "labels.csv"), 16, IntensityNormalization.PerImage);
             Assert.Equal(2, src.Count);
             Assert.Equal(new[] { "NORMAL", "PNEUMONIA" }, src.Labels);
             Assert.Equal(1, src.Label(0));

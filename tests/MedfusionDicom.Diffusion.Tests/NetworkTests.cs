@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Text.Json;
+using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Training;
-using MedfusionDicom.Torch;
 using MedfusionDicom.Torch.Serialization;
+using MedfusionDicom.Torch;
 using static MedfusionDicom.Torch.torch;
 
 namespace MedfusionDicom.Diffusion.Tests;

@@ -1,8 +1,10 @@
 using MedfusionDicom.Diffusion.Data;
 using MedfusionDicom.Diffusion.Evaluation;
+using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
+using MedfusionDicom.Diffusion.Training;
 
 namespace MedfusionDicom.Diffusion.Tests;
 
@@ -51,11 +53,12 @@ public class BundledRestorationModelTests
     {
         var repo = new DirectoryInfo(AppContext.BaseDirectory);
         while (!File.Exists(Path.Combine(repo.FullName, "MedfusionDicom.sln"))) repo = repo.Parent ?? throw new InvalidOperationException("repository root not found");
-        var (cfg, unet, scheduler) = MedfusionDicom.Diffusion.Training.ModelStore.LoadDiffusion(Path.Combine(repo.FullName, "models", name));
+        var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(Path.Combine(repo.FullName, "models", name));
         using var _ = unet;
         using var data = CxrDataset.Open(Path.Combine(SharedData.Root!, "cxr-pneumonia", "cxr128.npy"));
-        return RestorationEvaluation.Run(MedfusionDicom.Diffusion.Training.ModelStore.RestorationPipeline(cfg, unet, scheduler), data, 8, cfg.RestorationSteps, SamplerKind.Ddim, 0,
-            cfg.Scale, cfg.MinBox, cfg.MaxBox, strength: cfg.MaxStrength);
+        return RestorationEvaluation.Run(ModelLoader.RestorationPipeline(cfg, unet, scheduler), data, 8, cfg.RestorationSteps, SamplerKind.Ddim, 0,
+            cfg.Scale, ModelStore.LoadConfig(Path.Combine(repo.FullName, "models", name)).MinBox, ModelStore.LoadConfig(Path.Combine(repo.FullName, "models", name)).MaxBox,
+            strength: cfg.MaxStrength, intensity: cfg.IntensityConvention);
     }
 
     [SharedDataFact]

@@ -1,4 +1,5 @@
 using MedfusionDicom.Diffusion.Evaluation;
+using MedfusionDicom.Imaging;
 
 namespace MedfusionDicom.Diffusion.Tests;
 

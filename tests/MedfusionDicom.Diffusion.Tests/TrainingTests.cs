@@ -1,8 +1,10 @@
 using MedfusionDicom.Diffusion.Evaluation;
+using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
 using MedfusionDicom.Diffusion.Training;
+using MedfusionDicom.Imaging;
 using MedfusionDicom.Torch;
 using static MedfusionDicom.Torch.torch;
 
@@ -68,7 +70,7 @@ public class TrainingTests
             }
             using var resumed = new Trainer(cfg, src, root);
             Assert.Equal(step, resumed.State.Step);
-            var (_, unet, _) = ModelStore.LoadDiffusion(root);
+            var (_, unet, _) = ModelLoader.LoadDiffusion(root);
             Assert.Equal(new[] { "A", "B" }, ModelStore.LoadConfig(root).Labels);
             Assert.InRange(ModelStore.LoadConfig(root).LatentScale, 1e-3, 1e3); // measured from the latents, stored for sampling
             unet.Dispose();
@@ -125,7 +127,7 @@ public class TrainingTests
             Assert.InRange(unknown.Count(u => u), 25, 49);
             var holed = clean[k].Clone();
             for (int i = 0; i < unknown.Length; i++) if (unknown[i]) holed.Data[i] = 0;
-            var expected = fill == InpaintFill.Harmonic ? ClassicBaselines.HarmonicFill(holed, unknown).Data : holed.Data;
+            var expected = fill == InpaintFill.Harmonic ? ImageFill.Harmonic(holed, unknown).Data : holed.Data;
             Assert.Equal(expected, c);
             for (int i = 0; i < unknown.Length; i++) if (!unknown[i]) Assert.Equal(clean[k].Data[i], c[i]);
         }
@@ -164,7 +166,7 @@ public class TrainingTests
         var pipe = new RestorationPipeline(unet, new GaussianScheduler(SchedulerConfig.MedCDiff), RestorationTask.Inpaint, fill);
         using var src = new SyntheticSource(16);
         var image = new Image2D(16, 16, src.Read(1));
-        var mask = MedfusionDicom.Diffusion.Evaluation.Degradations.BoxMask(16, 16, 3, 4, 6, 5);
+        var mask = ImageMask.Box(16, 16, 3, 4, 6, 5);
         using var g = new Generator(2);
         var result = ImageRestorer.Restore(pipe, image, mask, 1, SamplerKind.Ddim, new SamplingOptions { Steps = 4, Strength = strength, Generator = g });
         for (int i = 0; i < mask.Length; i++) if (!mask[i]) Assert.Equal(image.Data[i], result.Data[i]);

@@ -1,6 +1,8 @@
+using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Training;
+using MedfusionDicom.Imaging;
 using MedfusionDicom.Worker.Models;
 
 namespace MedfusionDicom.Worker.Tests;
@@ -48,7 +50,7 @@ public sealed class DiffusionModelTests : IDisposable
         var rng = new Random(5);
         var mask = Enumerable.Range(0, inputSize * inputSize).Select(i => i % inputSize < 6).ToArray();
         var inputs = Enumerable.Range(0, 3).Select(k => new InferenceInput((ulong)k, 1, null,
-            Enumerable.Range(0, inputSize * inputSize).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray(),
+            new Image2D(inputSize, inputSize, Enumerable.Range(0, inputSize * inputSize).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray()),
             task == RestorationTask.Inpaint ? mask : null)).ToList();
         // From pure noise (the model's default here), and warm-started from the input (for inpainting: its harmonic fill).
         foreach (var strength in new[] { 0f, 0.3f })
@@ -63,7 +65,7 @@ public sealed class DiffusionModelTests : IDisposable
                 Assert.Equal(16 * 16, image.Length);
                 Assert.All(image, v => Assert.InRange(v, -1f, 1f));
                 if (task == RestorationTask.Inpaint)
-                    for (var i = 0; i < mask.Length; i++) if (!mask[i]) Assert.Equal(inputs[k].Image![i], image[i]);
+                    for (var i = 0; i < mask.Length; i++) if (!mask[i]) Assert.Equal(inputs[k].Image!.Data[i], image[i]);
             }
         }
     }
@@ -83,7 +85,7 @@ public sealed class DiffusionModelTests : IDisposable
         float[] Run(string dir)
         {
             using var model = new DiffusionModelLoader().Load(dir);
-            return model.Run([new InferenceInput(1, 7, null, image, mask)], new SamplerSettings(3, 0, 0, "ddim"), (_, _) => { }, CancellationToken.None)[0][0];
+            return model.Run([new InferenceInput(1, 7, null, new Image2D(16, 16, image), mask)], new SamplerSettings(3, 0, 0, "ddim"), (_, _) => { }, CancellationToken.None)[0][0];
         }
         var (a, b) = (Run(zero), Run(harmonic));
         Assert.Equal(a.Where((_, i) => !mask[i]), b.Where((_, i) => !mask[i]));
@@ -96,7 +98,7 @@ public sealed class DiffusionModelTests : IDisposable
         using var model = new DiffusionModelLoader().Load(SaveRestorationModel("dn", RestorationTask.Denoise));
         using var cts = new CancellationTokenSource();
         var steps = 0;
-        Assert.ThrowsAny<OperationCanceledException>(() => model.Run([new InferenceInput(1, 1, null, new float[256])],
+        Assert.ThrowsAny<OperationCanceledException>(() => model.Run([new InferenceInput(1, 1, null, new Image2D(16, 16))],
             new SamplerSettings(50, 0, 0, "ddim"), (s, _) =>
             {
                 steps = s;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using MedfusionDicom.Imaging;
 using MedfusionDicom.Worker.Models;
 
 namespace MedfusionDicom.Worker.Tests;
@@ -60,8 +61,9 @@ internal sealed class StepModel(ModelDescriptor descriptor) : IInferenceModel
             var label = Descriptor.Labels.ToList().IndexOf(input.Label!);
             return Enumerable.Range(0, input.Count).Select(k => Enumerable.Repeat(label - 0.5f + ((int)(input.Seed % 7) + k) * 0.01f, n).ToArray()).ToArray();
         }
+        var pixels = input.Image!.Data;
         var output = new float[n];
-        for (var i = 0; i < n; i++) output[i] = input.Mask is { } m && !m[i % m.Length] ? input.Image![i % input.Image.Length] : -input.Image![i % input.Image.Length];
+        for (var i = 0; i < n; i++) output[i] = input.Mask is { } m && !m[i % m.Length] ? pixels[i % pixels.Length] : -pixels[i % pixels.Length];
         return [output];
     }
 

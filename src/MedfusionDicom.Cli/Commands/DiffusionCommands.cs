@@ -1,14 +1,15 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using MedfusionDicom.Dicom;
 using MedfusionDicom.Dicom.Codecs;
 using MedfusionDicom.Dicom.Derived;
-using MedfusionDicom.Dicom.Imaging;
+using MedfusionDicom.Dicom;
 using MedfusionDicom.Diffusion.Evaluation;
+using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
 using MedfusionDicom.Diffusion.Training;
+using MedfusionDicom.Imaging;
 using MedfusionDicom.Torch;
 
 namespace MedfusionDicom.Cli.Commands;
@@ -80,10 +81,10 @@ internal static class DiffusionCommands
         CliAction.Set(cmd, async (parse, ct) =>
         {
             var dir = ResolveModel(parse.GetValue(model)!);
-            var (cfg, unet, scheduler) = ModelStore.LoadDiffusion(dir);
+            var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(dir);
             if (cfg.Kind != ModelKind.Medfusion) throw new ArgumentException($"{dir} is not a Medfusion (sampling) model");
             using var _ = unet;
-            using var vae = ModelStore.LoadVae(ModelStore.ResolveVae(dir, cfg));
+            using var vae = ModelLoader.LoadVae(ModelLoader.ResolveVae(dir, cfg));
             int labelIndex = Array.IndexOf(cfg.Labels, parse.GetValue(label));
             if (labelIndex < 0) throw new ArgumentException($"unknown label '{parse.GetValue(label)}' (the model knows {string.Join(", ", cfg.Labels)})");
             int n = parse.GetValue(count);
@@ -104,15 +105,15 @@ internal static class DiffusionCommands
             int size = cfg.ImageSize;
             for (int i = 0; i < n; i++)
             {
-                float[] values;
+                Image2D image;
                 // Dispose scopes are per thread: the tensor work is finished before the first await.
                 using (torch.NewDisposeScope())
                 {
                     var opts = Options(parse.GetValue(steps), parse.GetValue(eta), g, $"image {i + 1}/{n}", ct);
                     var img = pipe.Sample([labelIndex], size, size, ParseSampler(parse.GetValue(sampler)!), opts, parse.GetValue(guidance));
-                    values = img.contiguous().ToArray<float>().Select(v => (v + 1f) * 127.5f).ToArray();
+                    image = new Image2D(size, size, img.contiguous().ToArray<float>());
                 }
-                var pixels = Pixels(values, size, size, "MONOCHROME2", 8, false);
+                var pixels = DicomImageProcessor.Synthetic(image, cfg.IntensityConvention);
                 var file = builder.Build(null, pixels, i + 1).ToFile();
                 await file.SaveAsync(Path.Combine(output, string.Create(CultureInfo.InvariantCulture, $"sample-{i + 1:D4}.dcm")), cancellationToken: ct);
             }
@@ -145,30 +146,31 @@ internal static class DiffusionCommands
         var maskFile = new Option<string?>("--mask") { Description = "Mask DICOM file of the input's size: non-zero pixels are filled" };
         if (task == RestorationTask.SuperResolve) cmd.Options.Add(scale);
         if (task == RestorationTask.Inpaint) { cmd.Options.Add(maskBox); cmd.Options.Add(maskFile); }
+        var budget = new Option<long>("--memory-budget") { Description = "Working memory of one forward pass in MB; a larger image is tiled", DefaultValueFactory = _ => new TilingOptions().MemoryBudgetMegabytes };
+        var overlap = new Option<double>("--tile-overlap") { Description = "Fraction of a tile shared with its neighbour when an image is tiled", DefaultValueFactory = _ => new TilingOptions().Overlap };
+        var batch = new Option<int>("--batch-size") { Description = "Tiles or frames per forward pass, at most", DefaultValueFactory = _ => new TilingOptions().MaxBatchSize };
+        cmd.Options.Add(budget);
+        cmd.Options.Add(overlap);
+        cmd.Options.Add(batch);
         CliAction.Set(cmd, async (parse, ct) =>
         {
             var dir = ResolveModel(parse.GetValue(model)!);
-            var (cfg, unet, scheduler) = ModelStore.LoadDiffusion(dir);
+            var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(dir);
             using var _ = unet;
             if (cfg.Kind != ModelKind.Cdiff || cfg.Task != task) throw new ArgumentException($"{dir} is not a Med-cDiff {name} model");
             if (task == RestorationTask.SuperResolve && parse.GetValue(scale) != cfg.Scale) throw new ArgumentException($"the model upscales by {cfg.Scale}, not {parse.GetValue(scale)}");
             GdcmCodecs.RegisterDefault();
-            var source = await DicomFile.OpenAsync(parse.GetValue(input)!, cancellationToken: ct);
-            var (image, lo, hi, inverted) = ReadImage(source.Dataset);
+            var tiling = new TilingOptions { MemoryBudgetMegabytes = parse.GetValue(budget), Overlap = parse.GetValue(overlap), MaxBatchSize = parse.GetValue(batch) };
+            tiling.Validate("--memory-budget, --tile-overlap, --batch-size");
+            var source = SourceImage.Open((await DicomFile.OpenAsync(parse.GetValue(input)!, cancellationToken: ct)).Dataset);
             bool[]? mask = null;
-            if (task == RestorationTask.Inpaint) mask = await Mask(parse.GetValue(maskBox), parse.GetValue(maskFile), image.Width, image.Height, ct);
+            if (task == RestorationTask.Inpaint) mask = await Mask(parse.GetValue(maskBox), parse.GetValue(maskFile), source.Width, source.Height, ct);
             using var g = new torch.Generator((ulong)parse.GetValue(seed));
-            var pipe = ModelStore.RestorationPipeline(cfg, unet, scheduler);
-            var result = ImageRestorer.Restore(pipe, image, mask, cfg.Scale, ParseSampler(parse.GetValue(sampler)!),
-                Options(parse.GetValue(steps) ?? cfg.RestorationSteps, parse.GetValue(eta), g, name, ct) with { Strength = parse.GetValue(strength) ?? cfg.MaxStrength });
+            var frames = source.FrameCount == 1 ? name : $"{name} ({source.FrameCount} frames)";
+            var restoration = new RestorationImageModel(ModelLoader.RestorationPipeline(cfg, unet, scheduler), cfg.ImageSpec(), ParseSampler(parse.GetValue(sampler)!),
+                Options(parse.GetValue(steps) ?? cfg.RestorationSteps, parse.GetValue(eta), g, frames, ct) with { Strength = parse.GetValue(strength) ?? cfg.MaxStrength });
+            var pixels = new DicomImageProcessor(restoration, tiling).Process(source, mask, cancellationToken: ct);
             Console.Error.WriteLine();
-            var values = result.Data.Select(v => (inverted ? -v : v) * 0.5f * (hi - lo) + 0.5f * (hi + lo)).ToArray();
-            if (mask is not null) // known pixels: the source's own values, not a round trip through [-1, 1]
-            {
-                var original = DicomPixelData.Create(source.Dataset).ToFloat32(0).Data;
-                for (int i = 0; i < mask.Length; i++) if (!mask[i]) values[i] = original[i];
-            }
-            var pixels = SourceEncodedPixels(values, result.Width, result.Height, source.Dataset);
             var builder = new DerivedImageBuilder(new DerivedImageProcessing
             {
                 DerivationDescription = $"{about} ({Path.GetFileName(Path.GetFullPath(dir))}, {parse.GetValue(steps) ?? cfg.RestorationSteps} steps from strength {parse.GetValue(strength) ?? cfg.MaxStrength:0.##}, seed {parse.GetValue(seed)})",
@@ -207,14 +209,16 @@ internal static class DiffusionCommands
             CliAction.Set(cmd, (parse, ct) =>
             {
                 var dir = ResolveModel(parse.GetValue(model)!);
-                var (cfg, unet, scheduler) = ModelStore.LoadDiffusion(dir);
+                var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(dir);
                 using var _ = unet;
                 if (cfg.Kind != ModelKind.Cdiff || cfg.Task != task) throw new ArgumentException($"{dir} is not a Med-cDiff {name} model");
+                // The test boxes are the sizes the model was trained on: a training setting, next to the card in config.json.
+                var training = ModelStore.LoadConfig(dir);
                 using var set = MedfusionDicom.Diffusion.Data.CxrDataset.Open(parse.GetValue(data)!);
                 var clock = Stopwatch.StartNew();
-                var report = RestorationEvaluation.Run(ModelStore.RestorationPipeline(cfg, unet, scheduler), set, parse.GetValue(count), parse.GetValue(steps) ?? cfg.RestorationSteps,
-                    ParseSampler(parse.GetValue(sampler)!), parse.GetValue(seed), cfg.Scale, cfg.MinBox, cfg.MaxBox,
-                    (k, n) => ProgressBar.WriteSampling(Console.Error, "images", k, n, clock.Elapsed.TotalSeconds / k), ct, parse.GetValue(strength) ?? cfg.MaxStrength);
+                var report = RestorationEvaluation.Run(ModelLoader.RestorationPipeline(cfg, unet, scheduler), set, parse.GetValue(count), parse.GetValue(steps) ?? cfg.RestorationSteps,
+                    ParseSampler(parse.GetValue(sampler)!), parse.GetValue(seed), cfg.Scale, training.MinBox, training.MaxBox,
+                    (k, n) => ProgressBar.WriteSampling(Console.Error, "images", k, n, clock.Elapsed.TotalSeconds / k), ct, parse.GetValue(strength) ?? cfg.MaxStrength, cfg.IntensityConvention);
                 Console.Error.WriteLine();
                 Console.Out.Write(report.ToMarkdown());
                 return Task.FromResult(CliAction.Ok);
@@ -240,55 +244,19 @@ internal static class DiffusionCommands
         CliAction.Set(cmd, (parse, ct) =>
         {
             var dir = ResolveModel(parse.GetValue(model)!);
-            var (cfg, unet, scheduler) = ModelStore.LoadDiffusion(dir);
+            var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(dir);
             using var _ = unet;
             if (cfg.Kind != ModelKind.Medfusion) throw new ArgumentException($"{dir} is not a Medfusion model");
-            using var vae = ModelStore.LoadVae(ModelStore.ResolveVae(dir, cfg));
+            using var vae = ModelLoader.LoadVae(ModelLoader.ResolveVae(dir, cfg));
             var pipe = new LatentDiffusionPipeline(vae, unet, scheduler, cfg.LatentScale);
             var report = SynthesisEvaluation.Run(pipe, parse.GetValue(data)!, cfg.Labels, parse.GetValue(count), parse.GetValue(steps),
                 ParseSampler(parse.GetValue(sampler)!), parse.GetValue(guidance), parse.GetValue(seed), parse.GetValue(classifierSteps),
-                log: m => Console.Error.Write($"\r{m}                    "), ct: ct);
+                log: m => Console.Error.Write($"\r{m}                    "), ct: ct, intensity: cfg.IntensityConvention);
             Console.Error.WriteLine();
             Console.Out.Write(report.ToMarkdown());
             return Task.FromResult(CliAction.Ok);
         });
         return cmd;
-    }
-
-    /// <summary>The first frame, first channel, scaled by its min..max to [-1, 1] (MONOCHROME1 flipped).</summary>
-    internal static (Image2D image, float lo, float hi, bool inverted) ReadImage(DicomDataset ds)
-    {
-        var frame = DicomPixelData.Create(ds).ToFloat32(0);
-        if (frame.Channels != 1) throw new ArgumentException("only single-channel (grayscale) images are supported");
-        float lo = frame.Data.Min(), hi = frame.Data.Max();
-        if (hi <= lo) hi = lo + 1;
-        var data = ImageResize.ToUnitRange(frame.Data, frame.Rows, frame.Columns, 1, frame.IsInverted);
-        return (new Image2D(frame.Columns, frame.Rows, data), lo, hi, frame.IsInverted);
-    }
-
-    /// <summary>
-    /// A restoration result in its source's encoding: the same Bits Stored, sign and Modality LUT (the builder carries
-    /// the source's Rescale Slope/Intercept forward), so the values keep the source's scale and precision, and pixels
-    /// the model did not change (outside an inpainting mask) keep their stored values bit for bit.
-    /// </summary>
-    private static DerivedPixelData SourceEncodedPixels(float[] values, int width, int height, DicomDataset source)
-    {
-        var desc = DicomPixelDescription.FromDataset(source);
-        var options = new DicomStoreOptions(desc.BitsStored, desc.IsSigned, source.GetSingleValueOrDefault(DicomTag.RescaleSlope, 1.0),
-            source.GetSingleValueOrDefault(DicomTag.RescaleIntercept, 0.0));
-        var stored = DicomPixelConverter.FromFloat32(values, options);
-        return new DerivedPixelData(height, width, 1, desc.PhotometricInterpretation, stored.BitsAllocated, stored.BitsStored, stored.HighBit,
-            stored.PixelRepresentation, stored.Data);
-    }
-
-    private static DerivedPixelData Pixels(float[] values, int width, int height, string photometric, int bitsStored, bool signed)
-    {
-        var stored = DicomPixelConverter.FromFloat32(values, new DicomStoreOptions(BitsStored: bitsStored, Signed: signed));
-        return new DerivedPixelData(height, width, 1, photometric, stored.BitsAllocated, stored.BitsStored, stored.HighBit, stored.PixelRepresentation, stored.Data)
-        {
-            RescaleSlope = stored.RescaleSlope,
-            RescaleIntercept = stored.RescaleIntercept,
-        };
     }
 
     private static async Task<bool[]> Mask(string? box, string? file, int width, int height, CancellationToken ct)
@@ -298,10 +266,10 @@ internal static class DiffusionCommands
         {
             var p = box.Split(',').Select(s => int.Parse(s.Trim(), CultureInfo.InvariantCulture)).ToArray();
             if (p.Length != 4) throw new FormatException("--mask-box takes X,Y,W,H");
-            return Degradations.BoxMask(width, height, p[0], p[1], p[2], p[3]);
+            return ImageMask.Box(width, height, p[0], p[1], p[2], p[3]);
         }
-        var m = DicomPixelData.Create((await DicomFile.OpenAsync(file!, cancellationToken: ct)).Dataset).ToFloat32(0);
-        if (m.Rows != height || m.Columns != width) throw new ArgumentException($"the mask is {m.Columns}x{m.Rows}, the image {width}x{height}");
-        return m.Data.Where((_, i) => i % m.Channels == 0).Select(v => v != 0).ToArray();
+        var m = SourceImage.Open((await DicomFile.OpenAsync(file!, cancellationToken: ct)).Dataset);
+        if (m.Height != height || m.Width != width) throw new ArgumentException($"the mask is {m.Width}x{m.Height}, the image {width}x{height}");
+        return m.StoredValues(0).Select(v => v != 0).ToArray();
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Training;
 
 namespace MedfusionDicom.Cli.Commands;
@@ -60,8 +61,8 @@ internal static class ModelCommands
 
     internal static IImageSource OpenSource(string data, string? labels, TrainConfig cfg)
     {
-        if (File.Exists(data) && data.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) return new NpyImageSource(data);
-        if (Directory.Exists(data)) return new DicomFolderImageSource(data, labels ?? Path.Combine(data, "labels.csv"), cfg.ImageSize);
+        if (File.Exists(data) && data.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) return new NpyImageSource(data, cfg.IntensityConvention);
+        if (Directory.Exists(data)) return new DicomFolderImageSource(data, labels ?? Path.Combine(data, "labels.csv"), cfg.ImageSize, cfg.IntensityConvention);
         throw new ArgumentException($"{data}: neither an .npy file nor a folder");
     }
 }

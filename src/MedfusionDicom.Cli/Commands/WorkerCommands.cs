@@ -1,10 +1,11 @@
 using System.CommandLine;
-using MedfusionDicom.Worker;
 using MedfusionDicom.Worker.Models;
+using MedfusionDicom.Worker;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace MedfusionDicom.Cli.Commands;
 
@@ -40,7 +41,7 @@ internal static class WorkerCommands
                 if (Given(parse, key)) o.TlsKeyPath = parse.GetValue(key);
                 if (parse.GetValue(batching)) o.Scheduler.DynamicBatching = true;
             });
-            builder.Services.AddSingleton<IModelLoader, DiffusionModelLoader>();
+            builder.Services.AddSingleton<IModelLoader>(sp => new DiffusionModelLoader(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.Tiling));
             builder.Services.AddHostedService<WorkerHost>();
             using var host = builder.Build();
             await host.RunAsync(ct);

@@ -28,6 +28,9 @@ public sealed record DicomStoredPixels(
     }
 }
 
+/// <summary>Stored values as integers, and the Modality LUT that maps them to the values they were made from.</summary>
+public sealed record DicomQuantizedValues(int[] Values, double RescaleSlope, double RescaleIntercept, int ClampedCount);
+
 /// <summary>Options for turning float32 values into stored values.</summary>
 public sealed record DicomStoreOptions(int BitsStored = 16, bool Signed = false, double? RescaleSlope = null, double? RescaleIntercept = null);
 
@@ -136,11 +139,16 @@ public static class DicomPixelConverter
     public static DicomStoredPixels FromFloat32(ReadOnlySpan<float> values, DicomStoreOptions? options = null)
     {
         options ??= new DicomStoreOptions();
+        var q = Quantize(values, options);
+        return Pack(q.Values, options.BitsStored, options.Signed, q.RescaleSlope, q.RescaleIntercept, q.ClampedCount);
+    }
+
+    /// <summary>The quantization of <see cref="FromFloat32"/> without the packing: stored values as integers.</summary>
+    public static DicomQuantizedValues Quantize(ReadOnlySpan<float> values, DicomStoreOptions options)
+    {
         var bits = options.BitsStored;
         if (bits is < 1 or > 16) throw new DicomCodecException($"Bits Stored {bits} is not supported for stored output (1 to 16)");
-        var allocated = bits <= 8 ? 8 : 16;
-        long lo = options.Signed ? -(1L << (bits - 1)) : 0;
-        long hi = options.Signed ? (1L << (bits - 1)) - 1 : (1L << bits) - 1;
+        var (lo, hi) = StoredRange(bits, options.Signed);
         double min = double.PositiveInfinity, max = double.NegativeInfinity;
         var integral = true;
         for (var i = 0; i < values.Length; i++)
@@ -159,23 +167,54 @@ public static class DicomPixelConverter
         intercept = ParseDecimalString(FormatDecimalString(intercept));
         if (slope == 0 || !double.IsFinite(slope) || !double.IsFinite(intercept))
             throw new DicomCodecException($"rescale slope {slope} / intercept {intercept} cannot map values to stored values");
-        var data = new byte[values.Length * (allocated / 8)];
+        var stored = new int[values.Length];
         var clamped = 0;
         for (var i = 0; i < values.Length; i++)
         {
-            var stored = Math.Round((values[i] - intercept) / slope, MidpointRounding.AwayFromZero);
-            if (stored < lo || stored > hi)
+            var q = Math.Round((values[i] - intercept) / slope, MidpointRounding.AwayFromZero);
+            if (q < lo || q > hi)
             {
                 clamped++;
-                stored = Math.Clamp(stored, lo, hi);
+                q = Math.Clamp(q, lo, hi);
             }
+            stored[i] = (int)q;
+        }
+        return new DicomQuantizedValues(stored, slope, intercept, clamped);
+    }
+
+    /// <summary>Stored values (already within Bits Stored) as native little-endian samples of 8 or 16 bits allocated.</summary>
+    public static DicomStoredPixels Pack(ReadOnlySpan<int> stored, int bitsStored, bool signed, double rescaleSlope = 1, double rescaleIntercept = 0, int clampedCount = 0)
+    {
+        if (bitsStored is < 1 or > 16) throw new DicomCodecException($"Bits Stored {bitsStored} is not supported for stored output (1 to 16)");
+        var (lo, hi) = StoredRange(bitsStored, signed);
+        var allocated = bitsStored <= 8 ? 8 : 16;
+        var data = new byte[stored.Length * (allocated / 8)];
+        for (var i = 0; i < stored.Length; i++)
+        {
+            var q = stored[i];
+            if (q < lo || q > hi) throw new DicomCodecException($"stored value {q} at {i} does not fit {bitsStored} {(signed ? "signed" : "unsigned")} bits");
             // Two's complement fills the bits above High Bit with the sign, as most writers do; readers mask them anyway.
-            var q = (long)stored;
             if (allocated == 8) data[i] = (byte)q;
             else BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(i * 2), (ushort)q);
         }
-        return new DicomStoredPixels(data, allocated, bits, bits - 1, options.Signed ? 1 : 0, slope, intercept, clamped);
+        return new DicomStoredPixels(data, allocated, bitsStored, bitsStored - 1, signed ? 1 : 0, rescaleSlope, rescaleIntercept, clampedCount);
     }
+
+    /// <summary>A single-sample (grayscale) frame's stored values: bits above High Bit masked off, sign-extended.</summary>
+    public static int[] ToStoredValues(ReadOnlySpan<byte> frame, DicomPixelDescription d)
+    {
+        d.Validate();
+        if (d.SamplesPerPixel != 1) throw new DicomCodecException($"stored values are read from single-sample frames; this one has {d.SamplesPerPixel} samples per pixel");
+        if (d.BitsAllocated > 32) throw new DicomCodecException($"Bits Allocated {d.BitsAllocated} is not supported");
+        if (frame.Length < d.FrameLength)
+            throw new DicomCodecException($"frame holds {frame.Length} bytes; {d.Rows}x{d.Columns} of {d.BitsAllocated} bits needs {d.FrameLength}");
+        var values = new int[d.Rows * d.Columns];
+        for (var i = 0; i < values.Length; i++) values[i] = checked((int)Sample(frame, d, i));
+        return values;
+    }
+
+    private static (long Low, long High) StoredRange(int bits, bool signed) =>
+        signed ? (-(1L << (bits - 1)), (1L << (bits - 1)) - 1) : (0, (1L << bits) - 1);
 
     private static (double Slope, double Intercept) ChooseRescale(double min, double max, bool integral, long lo, long hi, double? fixedIntercept)
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MedfusionDicom.Imaging;
 
 namespace MedfusionDicom.Diffusion.Data;
 
@@ -65,15 +66,18 @@ public sealed class CxrDataset : IDisposable
         return h % 10000 < fraction * 10000;
     }
 
-    /// <summary>The image scaled to [-1, 1], row-major.</summary>
-    public float[] ReadImage(int index)
+    /// <summary>The image in a model's space: its uint8 values under the model's intensity convention (8 bits stored).</summary>
+    public Image2D ReadImage(int index, IntensityNormalization intensity)
     {
         var bytes = new byte[Height * Width];
         _images.ReadItem(index, bytes);
-        var result = new float[bytes.Length];
-        for (var i = 0; i < bytes.Length; i++) result[i] = bytes[i] / 127.5f - 1f;
-        return result;
+        var values = new float[bytes.Length];
+        for (var i = 0; i < bytes.Length; i++) values[i] = bytes[i];
+        return intensity.WindowFor(values, monochrome1: false, StoredRange).ToModel(values, Width, Height);
     }
+
+    /// <summary>What uint8 images can hold.</summary>
+    public static ValueRange StoredRange { get; } = ValueRange.OfStored(8, signed: false);
 
     public void Dispose() => _images.Dispose();
 }

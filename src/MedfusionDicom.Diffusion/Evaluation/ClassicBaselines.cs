@@ -1,3 +1,5 @@
+using MedfusionDicom.Imaging;
+
 namespace MedfusionDicom.Diffusion.Evaluation;
 
 /// <summary>The classic methods the diffusion models must beat: median filtering, bicubic interpolation, harmonic fill.</summary>
@@ -60,41 +62,5 @@ public static class ClassicBaselines
         w[1] = Near(t, a);
         w[2] = Near(1 - t, a);
         w[3] = Far(2 - t, a);
-    }
-
-    /// <summary>
-    /// Fills the masked pixels with the harmonic (Laplace) interpolant of their surroundings: the smoothest fill that
-    /// matches the known border, solved by Gauss-Seidel relaxation with over-relaxation until it settles.
-    /// </summary>
-    public static Image2D HarmonicFill(Image2D img, bool[] mask, int maxIterations = 5000, double tolerance = 1e-6)
-    {
-        if (mask.Length != img.Data.Length) throw new ArgumentException("mask and image differ in size");
-        var result = img.Clone();
-        var unknown = Enumerable.Range(0, mask.Length).Where(i => mask[i]).ToArray();
-        double mean = 0;
-        var known = 0;
-        for (var i = 0; i < mask.Length; i++)
-        {
-            if (mask[i]) continue;
-            mean += img.Data[i];
-            known++;
-        }
-        if (known == 0) throw new ArgumentException("the mask covers the whole image: nothing to fill from");
-        foreach (var i in unknown) result.Data[i] = (float)(mean / known);
-        const double omega = 1.9;
-        for (var it = 0; it < maxIterations; it++)
-        {
-            double change = 0;
-            foreach (var i in unknown)
-            {
-                int x = i % img.Width, y = i / img.Width;
-                var avg = (result.Clamped(x - 1, y) + result.Clamped(x + 1, y) + result.Clamped(x, y - 1) + result.Clamped(x, y + 1)) / 4.0;
-                var next = result.Data[i] + omega * (avg - result.Data[i]);
-                change = Math.Max(change, Math.Abs(next - result.Data[i]));
-                result.Data[i] = (float)next;
-            }
-            if (change < tolerance) break;
-        }
-        return result;
     }
 }

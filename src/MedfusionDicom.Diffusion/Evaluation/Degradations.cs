@@ -1,3 +1,5 @@
+using MedfusionDicom.Imaging;
+
 namespace MedfusionDicom.Diffusion.Evaluation;
 
 /// <summary>
@@ -41,18 +43,6 @@ public static class Degradations
             result[x, y] = s / (factor * factor);
         }
         return result;
-    }
-
-    /// <summary>A rectangular mask (true = unknown) for inpainting.</summary>
-    public static bool[] BoxMask(int width, int height, int x, int y, int w, int h)
-    {
-        if (w <= 0 || h <= 0 || x < 0 || y < 0 || x + w > width || y + h > height)
-            throw new ArgumentException($"box {x},{y},{w},{h} is not inside the {width}x{height} image");
-        var mask = new bool[width * height];
-        for (var j = y; j < y + h; j++)
-        for (var i = x; i < x + w; i++)
-            mask[j * width + i] = true;
-        return mask;
     }
 
     private static double Gaussian(Random rng)

@@ -1,3 +1,5 @@
+using MedfusionDicom.Imaging;
+
 namespace MedfusionDicom.Diffusion.Evaluation;
 
 /// <summary>Full-reference image quality metrics, computed as scikit-image computes them.</summary>

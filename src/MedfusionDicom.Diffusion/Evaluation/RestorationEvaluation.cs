@@ -4,6 +4,7 @@ using System.Text;
 using MedfusionDicom.Diffusion.Data;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
+using MedfusionDicom.Imaging;
 
 namespace MedfusionDicom.Diffusion.Evaluation;
 
@@ -37,8 +38,10 @@ public sealed record RestorationReport(RestorationTask Task, int Images, int Ste
 public static class RestorationEvaluation
 {
     public static RestorationReport Run(RestorationPipeline pipeline, CxrDataset data, int count, int steps, SamplerKind sampler, long seed,
-        int scale = 2, int minBox = 16, int maxBox = 24, Action<int, int>? onImage = null, CancellationToken ct = default, double strength = 1.0)
+        int scale = 2, int minBox = 16, int maxBox = 24, Action<int, int>? onImage = null, CancellationToken ct = default, double strength = 1.0,
+        IntensityNormalization? intensity = null)
     {
+        intensity ??= IntensityNormalization.OfStoredRange;
         var test = data.Split("test");
         if (count < 1) throw new ArgumentException("count must be positive");
         count = Math.Min(count, test.Count);
@@ -60,7 +63,7 @@ public static class RestorationEvaluation
             ct.ThrowIfCancellationRequested();
             // Evenly spread over the test split so both classes appear.
             var rec = test[(int)((long)k * test.Count / count)];
-            var clean = new Image2D(data.Width, data.Height, data.ReadImage(rec.Index));
+            var clean = data.ReadImage(rec.Index, intensity);
             var rng = new Random(unchecked((int)(seed * 7919 + k)));
             using var g = new MedfusionDicom.Torch.torch.Generator((ulong)(seed + k));
             var options = new SamplingOptions { Steps = steps, Eta = 0, Strength = strength, Generator = g, CancellationToken = ct };
@@ -91,14 +94,14 @@ public static class RestorationEvaluation
                 default:
                 {
                     int w = rng.Next(minBox, maxBox + 1), h = rng.Next(minBox, maxBox + 1);
-                    var mask = Degradations.BoxMask(clean.Width, clean.Height, rng.Next(clean.Width - w + 1), rng.Next(clean.Height - h + 1), w, h);
+                    var mask = ImageMask.Box(clean.Width, clean.Height, rng.Next(clean.Width - w + 1), rng.Next(clean.Height - h + 1), w, h);
                     var restored = ImageRestorer.Restore(pipeline, clean, mask, 1, sampler, options);
                     modelSeconds += (clock.Elapsed - start).TotalSeconds;
                     cleanGradient += ImageMetrics.MeanGradientMagnitude(clean, mask);
                     for (int i = 0; i < mask.Length; i++) if (!mask[i]) maxOutside = Math.Max(maxOutside, Math.Abs(restored.Data[i] - clean.Data[i]));
                     var holed = clean.Clone();
                     for (int i = 0; i < mask.Length; i++) if (mask[i]) holed.Data[i] = 0;
-                    Add("harmonic fill", clean, ClassicBaselines.HarmonicFill(holed, mask), mask);
+                    Add("harmonic fill", clean, ImageFill.Harmonic(holed, mask), mask);
                     Add("Med-cDiff", clean, restored, mask);
                     break;
                 }

@@ -3,6 +3,7 @@ using System.Text;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
 using MedfusionDicom.Diffusion.Training;
+using MedfusionDicom.Imaging;
 using MedfusionDicom.Torch;
 using static MedfusionDicom.Torch.torch;
 
@@ -37,10 +38,12 @@ public sealed record SynthesisReport(int SamplesPerLabel, int Steps, string Samp
 public static class SynthesisEvaluation
 {
     public static SynthesisReport Run(LatentDiffusionPipeline pipeline, string npyPath, IReadOnlyList<string> labels, int perLabel, int steps,
-        SamplerKind sampler, double guidance, long seed, int classifierSteps, int realCount = 256, Action<string>? log = null, CancellationToken ct = default)
+        SamplerKind sampler, double guidance, long seed, int classifierSteps, int realCount = 256, Action<string>? log = null, CancellationToken ct = default,
+        IntensityNormalization? intensity = null)
     {
-        using var train = new NpyImageSource(npyPath, "train");
-        using var test = new NpyImageSource(npyPath, "test");
+        intensity ??= IntensityNormalization.Range(0, 255);
+        using var train = new NpyImageSource(npyPath, intensity, "train");
+        using var test = new NpyImageSource(npyPath, intensity, "test");
         int size = train.Size;
         log?.Invoke("training the feature classifier");
         using var classifier = FeatureClassifier.Train(train, classifierSteps, 32, seed);

@@ -1,3 +1,5 @@
+using MedfusionDicom.Imaging;
+
 namespace MedfusionDicom.Diffusion.Evaluation;
 
 /// <summary>

@@ -1,5 +1,5 @@
-using MedfusionDicom.Diffusion.Evaluation;
 using MedfusionDicom.Diffusion.Schedulers;
+using MedfusionDicom.Imaging;
 using MedfusionDicom.Torch;
 using static MedfusionDicom.Torch.torch;
 
@@ -14,7 +14,8 @@ public static class ImageRestorer
 {
     /// <summary>
     /// Denoise: input is the noisy image. SuperResolve: input is the low-resolution image; the result is scale times
-    /// larger. Inpaint: mask (true = unknown) is required; the known pixels come back unchanged.
+    /// larger. Inpaint: mask (true = unknown) is required; the sampler puts the known pixels back after every step.
+    /// Keeping them exact in the caller's stored values is <see cref="KnownPixels"/>' job.
     /// </summary>
     public static Image2D Restore(RestorationPipeline pipeline, Image2D input, bool[]? mask, int scale, SamplerKind sampler, SamplingOptions options) =>
         Restore(pipeline, [input], [mask], scale, sampler, options)[0];
@@ -51,12 +52,7 @@ public static class ImageRestorer
             .narrow(2, 0, h).narrow(3, 0, w).clamp(-1.0, 1.0).contiguous().ToArray<float>();
         var plane = (int)(h * w);
         var results = new Image2D[inputs.Count];
-        for (var k = 0; k < inputs.Count; k++)
-        {
-            results[k] = new Image2D((int)w, (int)h, y.AsSpan(k * plane, plane).ToArray());
-            if (masks[k] is { } mask)
-                for (int i = 0; i < mask.Length; i++) if (!mask[i]) results[k].Data[i] = inputs[k].Data[i]; // bit-exact, whatever the float path did
-        }
+        for (var k = 0; k < inputs.Count; k++) results[k] = new Image2D((int)w, (int)h, y.AsSpan(k * plane, plane).ToArray());
         return results;
     }
 }

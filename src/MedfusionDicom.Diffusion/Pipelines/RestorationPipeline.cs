@@ -1,6 +1,6 @@
-using MedfusionDicom.Diffusion.Evaluation;
 using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Schedulers;
+using MedfusionDicom.Imaging;
 using MedfusionDicom.Torch;
 using static MedfusionDicom.Torch.torch;
 
@@ -62,7 +62,7 @@ public sealed class RestorationPipeline(MedfusionUNet unet, GaussianScheduler sc
             var known = images[k].Clone();
             for (int i = 0; i < plane; i++)
                 if (masks[k][i]) { known.Data[i] = 0; mask[k * plane + i] = 1; }
-            var filled = fill == InpaintFill.Harmonic ? ClassicBaselines.HarmonicFill(known, masks[k]) : known;
+            var filled = fill == InpaintFill.Harmonic ? ImageFill.Harmonic(known, masks[k]) : known;
             filled.Data.CopyTo(condition, k * plane);
         }
         long[] shape = [images.Count, 1, h, w];

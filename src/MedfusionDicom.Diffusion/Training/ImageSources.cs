@@ -1,7 +1,6 @@
-using System.Globalization;
-using MedfusionDicom.Diffusion.Data;
 using MedfusionDicom.Dicom;
-using MedfusionDicom.Dicom.Imaging;
+using MedfusionDicom.Diffusion.Data;
+using MedfusionDicom.Imaging;
 
 namespace MedfusionDicom.Diffusion.Training;
 
@@ -15,26 +14,28 @@ public interface IImageSource : IDisposable
     int Label(int i);
 }
 
-/// <summary>One split of the .npy chest radiograph set (cxr64.npy / cxr128.npy with labels.csv).</summary>
+/// <summary>One split of the .npy chest radiograph set (cxr64.npy / cxr128.npy with labels.csv), under a model's intensity convention.</summary>
 public sealed class NpyImageSource : IImageSource
 {
-    private readonly CxrDataset data;
-    private readonly IReadOnlyList<CxrRecord> records;
+    private readonly CxrDataset _data;
+    private readonly IReadOnlyList<CxrRecord> _records;
+    private readonly IntensityNormalization _intensity;
 
-    public NpyImageSource(string npyPath, string split = "train")
+    public NpyImageSource(string npyPath, IntensityNormalization intensity, string split = "train")
     {
-        data = CxrDataset.Open(npyPath);
-        if (data.Width != data.Height) throw new FormatException($"{npyPath}: images must be square");
-        records = data.Split(split);
-        Labels = data.Labels;
+        _data = CxrDataset.Open(npyPath);
+        if (_data.Width != _data.Height) throw new FormatException($"{npyPath}: images must be square");
+        _records = _data.Split(split);
+        _intensity = intensity;
+        Labels = _data.Labels;
     }
 
-    public int Count => records.Count;
-    public int Size => data.Width;
+    public int Count => _records.Count;
+    public int Size => _data.Width;
     public IReadOnlyList<string> Labels { get; }
-    public float[] Read(int i) => data.ReadImage(records[i].Index);
-    public int Label(int i) => IndexOf(Labels, records[i].Label);
-    public void Dispose() => data.Dispose();
+    public float[] Read(int i) => _data.ReadImage(_records[i].Index, _intensity).Data;
+    public int Label(int i) => IndexOf(Labels, _records[i].Label);
+    public void Dispose() => _data.Dispose();
 
     internal static int IndexOf(IReadOnlyList<string> labels, string label)
     {
@@ -44,87 +45,46 @@ public sealed class NpyImageSource : IImageSource
 }
 
 /// <summary>
-/// A folder of DICOM files with a labels CSV (file,label; file relative to the folder). Each image's first frame is
-/// scaled by its own min..max to [-1, 1] and resized (bilinear) to Size x Size; images are decoded once and cached.
+/// A folder of DICOM files with a labels CSV (file,label; file relative to the folder). Each image's first frame goes
+/// through the imaging path (Modality LUT, MONOCHROME1, the model's intensity convention) and is resized (bilinear) to
+/// Size x Size; images are decoded once and cached.
 /// </summary>
 public sealed class DicomFolderImageSource : IImageSource
 {
-    private readonly List<(string file, string label)> items = new();
-    private readonly Dictionary<int, float[]> cache = new();
-    private readonly string root;
+    private readonly List<(string File, string Label)> _items = new();
+    private readonly Dictionary<int, float[]> _cache = new();
+    private readonly string _root;
+    private readonly IntensityNormalization _intensity;
 
-    public DicomFolderImageSource(string folder, string labelsCsv, int size)
+    public DicomFolderImageSource(string folder, string labelsCsv, int size, IntensityNormalization intensity)
     {
-        root = folder;
+        _root = folder;
+        _intensity = intensity;
         Size = size;
         foreach (var line in File.ReadLines(labelsCsv).Skip(1))
         {
             if (line.Length == 0) continue;
             var c = line.Split(',');
             if (c.Length < 2) throw new FormatException($"{labelsCsv}: bad line '{line}' (expected file,label)");
-            items.Add((c[0].Trim(), c[1].Trim()));
+            _items.Add((c[0].Trim(), c[1].Trim()));
         }
-        if (items.Count == 0) throw new FormatException($"{labelsCsv}: no images");
-        Labels = items.Select(x => x.label).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        if (_items.Count == 0) throw new FormatException($"{labelsCsv}: no images");
+        Labels = _items.Select(x => x.Label).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
     }
 
-    public int Count => items.Count;
+    public int Count => _items.Count;
     public int Size { get; }
     public IReadOnlyList<string> Labels { get; }
-    public int Label(int i) => NpyImageSource.IndexOf(Labels, items[i].label);
+    public int Label(int i) => NpyImageSource.IndexOf(Labels, _items[i].Label);
 
     public float[] Read(int i)
     {
-        if (cache.TryGetValue(i, out var hit)) return hit;
-        var ds = DicomFile.Open(Path.Combine(root, items[i].file)).Dataset;
-        var frame = DicomPixelData.Create(ds).ToFloat32(0);
-        var img = ImageResize.ToUnitRange(frame.Data, frame.Rows, frame.Columns, frame.Channels, frame.IsInverted);
-        return cache[i] = ImageResize.Bilinear(img, frame.Columns, frame.Rows, Size, Size);
+        if (_cache.TryGetValue(i, out var hit)) return hit;
+        var source = SourceImage.Open(DicomFile.Open(Path.Combine(_root, _items[i].File)).Dataset);
+        var values = source.ModalityValues(0);
+        var image = _intensity.WindowFor(values, source.IsMonochrome1, source.Encoding.Range).ToModel(values, source.Width, source.Height);
+        return _cache[i] = ImageResize.Bilinear(image, Size, Size).Data;
     }
 
-    public void Dispose() => cache.Clear();
-}
-
-/// <summary>Small image helpers shared by data loading and the CLI.</summary>
-public static class ImageResize
-{
-    /// <summary>First channel, min..max mapped to [-1, 1]; MONOCHROME1 (inverted) is flipped so bright means dense.</summary>
-    public static float[] ToUnitRange(float[] data, int rows, int cols, int channels, bool inverted)
-    {
-        var v = new float[rows * cols];
-        for (int p = 0; p < v.Length; p++) v[p] = data[p * channels];
-        float lo = v.Min(), hi = v.Max();
-        float span = hi > lo ? hi - lo : 1;
-        for (int p = 0; p < v.Length; p++)
-        {
-            var u = (v[p] - lo) / span * 2 - 1;
-            v[p] = inverted ? -u : u;
-        }
-        return v;
-    }
-
-    /// <summary>Bilinear resampling with pixel centres aligned (align_corners = false).</summary>
-    public static float[] Bilinear(float[] src, int w, int h, int nw, int nh)
-    {
-        if (w == nw && h == nh) return (float[])src.Clone();
-        var dst = new float[nw * nh];
-        for (int y = 0; y < nh; y++)
-        {
-            double sy = Math.Clamp((y + 0.5) * h / nh - 0.5, 0, h - 1);
-            int y0 = (int)sy, y1 = Math.Min(y0 + 1, h - 1);
-            double fy = sy - y0;
-            for (int x = 0; x < nw; x++)
-            {
-                double sx = Math.Clamp((x + 0.5) * w / nw - 0.5, 0, w - 1);
-                int x0 = (int)sx, x1 = Math.Min(x0 + 1, w - 1);
-                double fx = sx - x0;
-                double top = src[y0 * w + x0] * (1 - fx) + src[y0 * w + x1] * fx;
-                double bot = src[y1 * w + x0] * (1 - fx) + src[y1 * w + x1] * fx;
-                dst[y * nw + x] = (float)(top * (1 - fy) + bot * fy);
-            }
-        }
-        return dst;
-    }
-
-    public static string Describe(int w, int h) => string.Create(CultureInfo.InvariantCulture, $"{w}x{h}");
+    public void Dispose() => _cache.Clear();
 }

@@ -1,8 +1,8 @@
 using System.Text.Json;
+using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Networks;
-using MedfusionDicom.Diffusion.Schedulers;
-using MedfusionDicom.Torch;
 using MedfusionDicom.Torch.Serialization;
+using MedfusionDicom.Torch;
 using static MedfusionDicom.Torch.torch;
 
 namespace MedfusionDicom.Diffusion.Training;
@@ -18,13 +18,14 @@ public sealed record TrainState
 }
 
 /// <summary>
-/// A model directory: config.json (the TrainConfig), model.safetensors (EMA weights, used for inference),
-/// train-state.safetensors (the raw weights a resumed run continues from) and state.json.
+/// A training run's model directory: config.json (the TrainConfig), model.safetensors (EMA weights, what
+/// <see cref="ModelLoader"/> loads for inference), train-state.safetensors (the raw weights a resumed run continues
+/// from) and state.json.
 /// </summary>
 public static class ModelStore
 {
-    public const string ConfigFile = "config.json";
-    public const string WeightsFile = "model.safetensors";
+    public const string ConfigFile = ModelLoader.ConfigFile;
+    public const string WeightsFile = ModelLoader.WeightsFile;
     public const string RawWeightsFile = "train-state.safetensors";
     public const string StateFile = "state.json";
 
@@ -52,37 +53,4 @@ public static class ModelStore
         Atomic(ConfigFile, config.Save);
         Atomic(StateFile, p => File.WriteAllText(p, JsonSerializer.Serialize(state, ConfigJson.Options) + "\n"));
     }
-
-    public static MedfusionVae LoadVae(string dir)
-    {
-        var cfg = LoadConfig(dir);
-        if (cfg.Kind != ModelKind.Vae || cfg.Vae is null) throw new FormatException($"{dir}: not a VAE model directory");
-        var vae = new MedfusionVae(cfg.Vae);
-        vae.load_safetensors(Path.Combine(dir, WeightsFile));
-        return vae;
-    }
-
-    /// <summary>The UNet and schedule of a medfusion or cdiff directory.</summary>
-    public static (TrainConfig config, MedfusionUNet unet, GaussianScheduler scheduler) LoadDiffusion(string dir)
-    {
-        var cfg = LoadConfig(dir);
-        if (cfg.Unet is null) throw new FormatException($"{dir}: not a diffusion model directory");
-        var unet = new MedfusionUNet(cfg.Unet);
-        unet.load_safetensors(Path.Combine(dir, WeightsFile));
-        return (cfg, unet, new GaussianScheduler(cfg.Scheduler ?? DefaultSchedule(cfg.Kind)));
-    }
-
-    /// <summary>
-    /// The restoration pipeline a cdiff config describes (task and inpainting condition): the one place that maps a
-    /// model directory's config onto <see cref="Pipelines.RestorationPipeline"/>, so every caller builds the input the
-    /// network was trained on.
-    /// </summary>
-    public static Pipelines.RestorationPipeline RestorationPipeline(TrainConfig cfg, MedfusionUNet unet, GaussianScheduler scheduler) =>
-        new(unet, scheduler, cfg.Task, cfg.InpaintFill);
-
-    public static SchedulerConfig DefaultSchedule(ModelKind kind) => kind == ModelKind.Cdiff ? SchedulerConfig.MedCDiff : SchedulerConfig.Medfusion;
-
-    /// <summary>Resolves the VAE directory of a Medfusion config: absolute, or relative to the model directory.</summary>
-    public static string ResolveVae(string modelDir, TrainConfig cfg) =>
-        Path.IsPathRooted(cfg.VaeCheckpoint!) ? cfg.VaeCheckpoint! : Path.GetFullPath(Path.Combine(modelDir, cfg.VaeCheckpoint!));
 }

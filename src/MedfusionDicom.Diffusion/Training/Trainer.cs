@@ -1,13 +1,15 @@
 using System.Diagnostics;
 using System.Globalization;
+using F = MedfusionDicom.Torch.torch.nn.functional;
 using MedfusionDicom.Diffusion.Evaluation;
+using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
-using MedfusionDicom.Torch;
+using MedfusionDicom.Imaging;
 using MedfusionDicom.Torch.Modules;
+using MedfusionDicom.Torch;
 using static MedfusionDicom.Torch.torch;
-using F = MedfusionDicom.Torch.torch.nn.functional;
 
 namespace MedfusionDicom.Diffusion.Training;
 
@@ -43,7 +45,7 @@ public sealed class Trainer : IDisposable
                 break;
             case ModelKind.Medfusion:
                 model = new MedfusionUNet(cfg.Unet!);
-                frozenVae = ModelStore.LoadVae(ModelStore.ResolveVae(outDir, cfg));
+                frozenVae = ModelLoader.LoadVae(ModelLoader.ResolveVae(outDir, cfg));
                 frozenVae.eval();
                 foreach (var p in frozenVae.parameters()) p.requires_grad = false;
                 scheduler = new GaussianScheduler(cfg.Scheduler ?? SchedulerConfig.Medfusion);
@@ -235,7 +237,7 @@ public sealed class Trainer : IDisposable
                 var masks = clean.Select(_ =>
                 {
                     int w = rng.Next(cfg.MinBox, cfg.MaxBox + 1), h = rng.Next(cfg.MinBox, cfg.MaxBox + 1);
-                    return Degradations.BoxMask(s, s, rng.Next(s - w + 1), rng.Next(s - h + 1), w, h);
+                    return ImageMask.Box(s, s, rng.Next(s - w + 1), rng.Next(s - h + 1), w, h);
                 }).ToList();
                 return RestorationPipeline.InpaintCondition(clean, masks, cfg.InpaintFill);
         }

@@ -1,23 +1,25 @@
-using MedfusionDicom.Diffusion.Evaluation;
+using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
-using MedfusionDicom.Diffusion.Training;
+using MedfusionDicom.Imaging;
 using MedfusionDicom.Torch;
 
 namespace MedfusionDicom.Worker.Models;
 
 /// <summary>Loads the model folders `medfusion train` writes: a Medfusion latent UNet (with its VAE) or a Med-cDiff UNet.</summary>
-public sealed class DiffusionModelLoader : IModelLoader
+public sealed class DiffusionModelLoader(TilingOptions? tiling = null) : IModelLoader
 {
+    private readonly TilingOptions _tiling = tiling ?? new TilingOptions();
+
     public bool CanLoad(string modelDirectory)
     {
-        if (!File.Exists(Path.Combine(modelDirectory, ModelStore.ConfigFile)) || !File.Exists(Path.Combine(modelDirectory, ModelStore.WeightsFile))) return false;
-        var kind = ModelStore.LoadConfig(modelDirectory).Kind;
+        if (!File.Exists(Path.Combine(modelDirectory, ModelLoader.ConfigFile)) || !File.Exists(Path.Combine(modelDirectory, ModelLoader.WeightsFile))) return false;
+        var kind = ModelLoader.LoadCard(modelDirectory).Kind;
         return kind is ModelKind.Medfusion or ModelKind.Cdiff;
     }
 
-    public IInferenceModel Load(string modelDirectory) => new DiffusionInferenceModel(modelDirectory);
+    public IInferenceModel Load(string modelDirectory) => new DiffusionInferenceModel(modelDirectory, _tiling);
 }
 
 /// <summary>
@@ -26,28 +28,31 @@ public sealed class DiffusionModelLoader : IModelLoader
 /// </summary>
 internal sealed class DiffusionInferenceModel : IInferenceModel
 {
-    private readonly TrainConfig _config;
+    private readonly ModelCard _config;
+    private readonly TilingOptions _tiling;
     private readonly MedfusionUNet _unet;
     private readonly MedfusionVae? _vae;
     private readonly LatentDiffusionPipeline? _synthesis;
     private readonly RestorationPipeline? _restoration;
 
-    public DiffusionInferenceModel(string directory)
+    public DiffusionInferenceModel(string directory, TilingOptions tiling)
     {
         var name = Path.GetFileName(Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar));
-        var (config, unet, scheduler) = ModelStore.LoadDiffusion(directory);
+        var (config, unet, scheduler) = ModelLoader.LoadDiffusion(directory);
         _config = config;
+        _tiling = tiling;
         _unet = unet;
         var size = config.ImageSize;
         if (config.Kind == ModelKind.Medfusion)
         {
-            _vae = ModelStore.LoadVae(ModelStore.ResolveVae(directory, config));
+            _vae = ModelLoader.LoadVae(ModelLoader.ResolveVae(directory, config));
             _synthesis = new LatentDiffusionPipeline(_vae, unet, scheduler, config.LatentScale);
-            Descriptor = new ModelDescriptor(name, InferenceTask.Synthesize, size, size, size, size, config.Labels, SamplerNames.All.Reverse().ToList(), 25, scheduler.T);
+            Descriptor = new ModelDescriptor(name, InferenceTask.Synthesize, size, size, size, size, config.Labels, SamplerNames.All.Reverse().ToList(), 25, scheduler.T,
+                new ModelImageSpec { WindowSize = size, Intensity = config.IntensityConvention });
         }
         else
         {
-            _restoration = ModelStore.RestorationPipeline(config, unet, scheduler);
+            _restoration = ModelLoader.RestorationPipeline(config, unet, scheduler);
             var task = config.Task switch
             {
                 RestorationTask.Denoise => InferenceTask.Denoise,
@@ -55,7 +60,7 @@ internal sealed class DiffusionInferenceModel : IInferenceModel
                 _ => InferenceTask.Inpaint,
             };
             var input = task == InferenceTask.SuperResolve ? size / config.Scale : size;
-            Descriptor = new ModelDescriptor(name, task, size, size, input, input, [], SamplerNames.All, config.RestorationSteps, scheduler.T);
+            Descriptor = new ModelDescriptor(name, task, size, size, input, input, [], SamplerNames.All, config.RestorationSteps, scheduler.T, config.ImageSpec());
         }
     }
 
@@ -92,8 +97,10 @@ internal sealed class DiffusionInferenceModel : IInferenceModel
             }
             return results;
         }
-        var sources = inputs.Select(i => new Image2D(Descriptor.InputWidth, Descriptor.InputHeight, i.Image!)).ToList();
-        var restored = ImageRestorer.Restore(_restoration!, sources, inputs.Select(i => i.Mask).ToList(), _config.Scale, kind, options);
+        // Images of any size: whole when they fit the memory budget, else tiled; windows of one size share batches.
+        var model = new RestorationImageModel(_restoration!, Descriptor.ImageSpec, kind, options);
+        var restored = TiledInference.Run(model, inputs.Select(i => i.Image!).ToList(), inputs.Select(i => i.Mask).ToList(), _tiling,
+            cancellationToken: cancellationToken);
         return restored.Select(r => new[] { r.Data }).ToList();
     }
 
@@ -101,7 +108,7 @@ internal sealed class DiffusionInferenceModel : IInferenceModel
     {
         var input = Descriptor.Task == InferenceTask.Synthesize
             ? new InferenceInput(0, 1, Descriptor.Labels.FirstOrDefault())
-            : new InferenceInput(0, 1, null, new float[Descriptor.InputWidth * Descriptor.InputHeight],
+            : new InferenceInput(0, 1, null, new Image2D(Descriptor.InputWidth, Descriptor.InputHeight),
                 Descriptor.Task == InferenceTask.Inpaint ? Enumerable.Range(0, Descriptor.InputWidth * Descriptor.InputHeight).Select(i => i % 2 == 0).ToArray() : null);
         Run([input], new SamplerSettings(1, 0, 0, Descriptor.Samplers[0]), (_, _) => { }, CancellationToken.None);
     }

@@ -1,3 +1,5 @@
+using MedfusionDicom.Imaging;
+
 namespace MedfusionDicom.Worker.Models;
 
 public enum InferenceTask
@@ -20,7 +22,10 @@ public static class InferenceTaskNames
     };
 }
 
-/// <summary>What a loaded model does and the image sizes it works on (reported by ListModels).</summary>
+/// <summary>
+/// What a loaded model does and the image sizes it was trained on (reported by ListModels); restoration models take
+/// images of any size (<see cref="ImageSpec"/> says how they are scaled and tiled).
+/// </summary>
 public sealed record ModelDescriptor(
     string Name,
     InferenceTask Task,
@@ -31,10 +36,19 @@ public sealed record ModelDescriptor(
     IReadOnlyList<string> Labels,
     IReadOnlyList<string> Samplers,
     int DefaultSteps,
-    int MaxSteps)
+    int MaxSteps,
+    ModelImageSpec? Image = null)
 {
     /// <summary>The task name as the API reports it.</summary>
     public string TaskName => Task.ApiName();
+
+    /// <summary>How the model's images map to its space: the model's card, or per image min..max when the model has none.</summary>
+    public ModelImageSpec ImageSpec => Image ?? new ModelImageSpec
+    {
+        WindowSize = Width,
+        Scale = Math.Max(1, Width / Math.Max(1, InputWidth)),
+        TakesMask = Task == InferenceTask.Inpaint,
+    };
 }
 
 /// <summary>
@@ -45,10 +59,10 @@ public sealed record ModelDescriptor(
 public sealed record SamplerSettings(int Steps, float Eta, float GuidanceScale, string Sampler, float Strength = 0);
 
 /// <summary>
-/// One request's input, in model space: images are single-channel, row-major, scaled to [-1, 1];
-/// a mask marks with true the pixels to be generated (inpainting).
+/// One request's input, in model space: a single-channel image in [-1, 1] of any size; a mask marks with true the
+/// pixels to be generated (inpainting).
 /// </summary>
-public sealed record InferenceInput(ulong Seed, int Count = 1, string? Label = null, float[]? Image = null, bool[]? Mask = null);
+public sealed record InferenceInput(ulong Seed, int Count = 1, string? Label = null, Image2D? Image = null, bool[]? Mask = null);
 
 /// <summary>A loaded model that runs batches of inputs with shared sampler settings.</summary>
 public interface IInferenceModel : IDisposable
@@ -56,8 +70,8 @@ public interface IInferenceModel : IDisposable
     ModelDescriptor Descriptor { get; }
 
     /// <summary>
-    /// Runs the inputs as one batch. Returns, for each input, its <see cref="InferenceInput.Count"/> output images
-    /// (Width x Height, in [-1, 1]). Calls <paramref name="onStep"/> after each sampling step and checks
+    /// Runs the inputs as one batch. Returns, for each input, its <see cref="InferenceInput.Count"/> output images in
+    /// [-1, 1], row-major: Width x Height for synthesis, the input's size times the scale for restoration. Calls <paramref name="onStep"/> after each sampling step and checks
     /// <paramref name="cancellationToken"/> between steps, so a cancelled batch stops within one step.
     /// </summary>
     IReadOnlyList<float[][]> Run(IReadOnlyList<InferenceInput> inputs, SamplerSettings settings, Action<int, int> onStep, CancellationToken cancellationToken);

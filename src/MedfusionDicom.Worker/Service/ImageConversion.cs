@@ -1,80 +1,142 @@
 using System.Buffers.Binary;
 using Google.Protobuf;
 using Medfusion.V1;
+using MedfusionDicom.Imaging;
 
 namespace MedfusionDicom.Worker.Service;
 
-/// <summary>A request image in model space, with what is needed to bring results back to the caller's scale.</summary>
-internal sealed record ModelImage(float[] Pixels, int Width, int Height, PixelType PixelType, double Minimum, double Maximum);
+/// <summary>A request image in model space, with what is needed to bring results back to the caller's values.</summary>
+internal sealed record ModelImage(Image2D Image, IntensityWindow Window, PixelType PixelType, float[] Values);
 
 /// <summary>An image the caller sent that cannot be used; the message says what is wrong.</summary>
 internal sealed class InvalidImageException(string message) : Exception(message);
 
 /// <summary>
-/// Converts between the API's images (row-major, interleaved, little-endian) and the models' single-channel [-1, 1]
-/// space. Each image is scaled by its own minimum and maximum (Med-cDiff normalises per patient the same way), and
-/// results go back to that range and the caller's pixel type.
+/// Converts between the API's images (row-major, little-endian) and the models' space through the imaging path: the
+/// model's intensity convention, MONOCHROME1 inverted once each way, and known pixels of an inpainting request given
+/// back exactly as sent. This class only decodes and encodes the API's pixel types.
 /// </summary>
 internal static class ImageConversion
 {
-    public static ModelImage ToModel(Image? image, string field, int expectedWidth, int expectedHeight)
+    /// <summary>The largest side a request image may have (DICOM's Rows and Columns are 16-bit).</summary>
+    public const int MaxSide = ushort.MaxValue;
+
+    public static ModelImage ToModel(Image? image, string field, ModelImageSpec spec)
     {
-        var raw = Validated(image, field, expectedWidth, expectedHeight);
-        var min = double.PositiveInfinity;
-        var max = double.NegativeInfinity;
-        foreach (var v in raw)
+        var values = Validated(image, field);
+        var monochrome1 = image!.PhotometricInterpretation switch
         {
-            if (!double.IsFinite(v)) throw new InvalidImageException($"{field} contains NaN or infinite values");
-            min = Math.Min(min, v);
-            max = Math.Max(max, v);
+            "" or "MONOCHROME2" => false,
+            "MONOCHROME1" => true,
+            var other => throw new InvalidImageException($"{field} has photometric_interpretation '{other}'; the models take grayscale images: MONOCHROME1 or MONOCHROME2"),
+        };
+        try
+        {
+            var window = spec.Intensity.WindowFor(values, monochrome1, StoredRange(image, field));
+            return new ModelImage(window.ToModel(values, (int)image.Width, (int)image.Height), window, image.PixelType, values);
         }
-        var scale = max > min ? 2.0 / (max - min) : 0;
-        var pixels = new float[raw.Length];
-        for (var i = 0; i < raw.Length; i++) pixels[i] = (float)((raw[i] - min) * scale - 1.0);
-        return new ModelImage(pixels, expectedWidth, expectedHeight, image!.PixelType, min, max);
+        catch (ImagingException ex)
+        {
+            throw new InvalidImageException($"{field}: {ex.Message}");
+        }
     }
 
     /// <summary>An inpainting mask: every non-zero pixel is to be generated.</summary>
     public static bool[] ToMask(Image? mask, int expectedWidth, int expectedHeight)
     {
-        var raw = Validated(mask, "mask", expectedWidth, expectedHeight);
+        var raw = Validated(mask, "mask");
+        if (mask!.Width != expectedWidth || mask.Height != expectedHeight)
+            throw new InvalidImageException($"mask is {mask.Width}x{mask.Height}; the image is {expectedWidth}x{expectedHeight}");
         var result = raw.Select(v => v != 0).ToArray();
-        if (!result.Contains(true)) throw new InvalidImageException("mask marks no pixel to inpaint (it is all zero)");
-        if (!result.Contains(false)) throw new InvalidImageException("mask covers the whole image: nothing is known to inpaint from");
+        try
+        {
+            ImageMask.Validate(result, expectedWidth, expectedHeight);
+        }
+        catch (ImagingException ex)
+        {
+            throw new InvalidImageException(ex.Message);
+        }
         return result;
     }
 
-    private static double[] Validated(Image? image, string field, int expectedWidth, int expectedHeight)
+    /// <summary>A model output in the caller's values and pixel type; where <paramref name="unknown"/> is false, the input's own values.</summary>
+    public static Image FromModel(Image2D output, ModelImage input, bool[]? unknown, Image request)
+    {
+        var values = input.Window.FromModel(output);
+        if (unknown is not null) KnownPixels.Keep<float>(values, input.Values, unknown);
+        return Encode(values, output.Width, output.Height, input.PixelType, request.PhotometricInterpretation, request.BitsStored);
+    }
+
+    /// <summary>A generated image: model output in the fixed range of the model's card, as 8-bit values.</summary>
+    public static Image FromSynthesis(Image2D output, IntensityNormalization intensity) =>
+        Encode(new IntensityWindow(intensity.Low, intensity.High, Inverted: false).FromModel(output), output.Width, output.Height, PixelType.Uint8, "MONOCHROME2", 8);
+
+    private static Image Encode(float[] values, int width, int height, PixelType type, string photometric, uint bitsStored)
+    {
+        var bytesPerPixel = BytesPerPixel(type)!.Value;
+        var data = new byte[values.Length * bytesPerPixel];
+        var span = data.AsSpan();
+        if (type == PixelType.Float32)
+        {
+            for (var i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(span[(i * 4)..], values[i]);
+        }
+        else
+        {
+            // Integer pixels are stored values: quantized as the DICOM path quantizes (rounded, clamped to the bits).
+            var stored = new StoredEncoding(EffectiveBits(type, bitsStored), type == PixelType.Int16, 1, 0).Quantize(values);
+            for (var i = 0; i < stored.Length; i++)
+            {
+                switch (type)
+                {
+                    case PixelType.Uint8: data[i] = (byte)stored[i]; break;
+                    case PixelType.Uint16: BinaryPrimitives.WriteUInt16LittleEndian(span[(i * 2)..], (ushort)stored[i]); break;
+                    default: BinaryPrimitives.WriteInt16LittleEndian(span[(i * 2)..], (short)stored[i]); break;
+                }
+            }
+        }
+        return new Image
+        {
+            Width = (uint)width, Height = (uint)height, Channels = 1, PixelType = type, Data = ByteString.CopyFrom(data),
+            PhotometricInterpretation = photometric, BitsStored = bitsStored,
+        };
+    }
+
+    private static float[] Validated(Image? image, string field)
     {
         if (image is null) throw new InvalidImageException($"{field} is missing");
-        if (image.Width != expectedWidth || image.Height != expectedHeight)
-            throw new InvalidImageException($"{field} is {image.Width}x{image.Height}; this model takes {expectedWidth}x{expectedHeight}");
+        if (image.Width == 0 || image.Height == 0 || image.Width > MaxSide || image.Height > MaxSide)
+            throw new InvalidImageException($"{field} is {image.Width}x{image.Height}; width and height must be 1..{MaxSide}");
         if (image.Channels != 1) throw new InvalidImageException($"{field} has {image.Channels} channels; the models take single-channel (grayscale) images");
         var bytesPerPixel = BytesPerPixel(image.PixelType) ?? throw new InvalidImageException($"{field} has pixel type {Name(image.PixelType)}; use UINT8, UINT16, INT16 or FLOAT32");
+        if (image.BitsStored > bytesPerPixel * 8 || image.PixelType == PixelType.Float32 && image.BitsStored != 0)
+            throw new InvalidImageException($"{field} has bits_stored {image.BitsStored}; {Name(image.PixelType)} holds {(image.PixelType == PixelType.Float32 ? "no stored bits (use 0)" : $"at most {bytesPerPixel * 8}")}");
         var expected = (long)image.Width * image.Height * bytesPerPixel;
         if (image.Data.Length != expected)
             throw new InvalidImageException($"{field} data is {image.Data.Length} bytes; {image.Width}x{image.Height} {Name(image.PixelType)} needs {expected}");
-        return Decode(image.Data.Span, image.PixelType);
+        var values = Decode(image.Data.Span, image.PixelType);
+        var (lo, hi) = IntegerRange(image.PixelType, image.BitsStored);
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i])) throw new InvalidImageException($"{field} contains NaN or infinite values");
+            if (values[i] < lo || values[i] > hi) throw new InvalidImageException($"{field} pixel {i} is {values[i]}, outside the {lo}..{hi} of {image.BitsStored} bits stored");
+        }
+        return values;
     }
 
-    /// <summary>A model output back in the caller's range and pixel type.</summary>
-    public static Image FromModel(float[] pixels, int width, int height, PixelType type, double minimum, double maximum)
+    /// <summary>What the image's integer encoding can hold; null for float images.</summary>
+    private static ValueRange? StoredRange(Image image, string field) => image.PixelType switch
     {
-        var bytesPerPixel = BytesPerPixel(type)!.Value;
-        var data = new byte[pixels.Length * bytesPerPixel];
-        var span = data.AsSpan();
-        for (var i = 0; i < pixels.Length; i++)
-        {
-            var v = minimum + (Math.Clamp(pixels[i], -1f, 1f) + 1.0) / 2.0 * (maximum - minimum);
-            switch (type)
-            {
-                case PixelType.Uint8: data[i] = (byte)Math.Clamp(Math.Round(v), 0, 255); break;
-                case PixelType.Uint16: BinaryPrimitives.WriteUInt16LittleEndian(span[(i * 2)..], (ushort)Math.Clamp(Math.Round(v), 0, 65535)); break;
-                case PixelType.Int16: BinaryPrimitives.WriteInt16LittleEndian(span[(i * 2)..], (short)Math.Clamp(Math.Round(v), -32768, 32767)); break;
-                default: BinaryPrimitives.WriteSingleLittleEndian(span[(i * 4)..], (float)v); break;
-            }
-        }
-        return new Image { Width = (uint)width, Height = (uint)height, Channels = 1, PixelType = type, Data = ByteString.CopyFrom(data) };
+        PixelType.Float32 => null,
+        _ => ValueRange.OfStored(EffectiveBits(image.PixelType, image.BitsStored), image.PixelType == PixelType.Int16),
+    };
+
+    private static int EffectiveBits(PixelType type, uint bitsStored) => bitsStored != 0 ? (int)bitsStored : BytesPerPixel(type)!.Value * 8;
+
+    private static (double Low, double High) IntegerRange(PixelType type, uint bitsStored)
+    {
+        if (type == PixelType.Float32) return (double.NegativeInfinity, double.PositiveInfinity);
+        var range = ValueRange.OfStored(EffectiveBits(type, bitsStored), type == PixelType.Int16);
+        return (range.Low, range.High);
     }
 
     /// <summary>The enum value's name as the .proto spells it (UINT16), which is what callers in any language see.</summary>
@@ -89,10 +151,10 @@ internal static class ImageConversion
         _ => null,
     };
 
-    private static double[] Decode(ReadOnlySpan<byte> data, PixelType type)
+    private static float[] Decode(ReadOnlySpan<byte> data, PixelType type)
     {
         var n = data.Length / BytesPerPixel(type)!.Value;
-        var values = new double[n];
+        var values = new float[n];
         for (var i = 0; i < n; i++)
         {
             values[i] = type switch

@@ -1,11 +1,12 @@
 using Medfusion.V1;
-using MedfusionDicom.Grpc;
 using MedfusionDicom.Grpc.Server;
 using MedfusionDicom.Grpc.Worker;
+using MedfusionDicom.Grpc;
+using MedfusionDicom.Imaging;
 using MedfusionDicom.Worker.Models;
 using MedfusionDicom.Worker.Scheduling;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
 
 namespace MedfusionDicom.Worker.Service;
 
@@ -63,21 +64,24 @@ public sealed class InferenceWorkerService
         if (r.Count == 0 || r.Count > MaxSynthesizeCount) throw Invalid($"count must be 1..{MaxSynthesizeCount}, got {r.Count}");
         if (!model.Labels.Contains(r.Label, StringComparer.Ordinal))
             throw Invalid($"model '{model.Name}' has no label '{r.Label}'; its labels are: {string.Join(", ", model.Labels)}");
+        var intensity = model.ImageSpec.Intensity.Mode == IntensityMode.Fixed ? model.ImageSpec.Intensity : IntensityNormalization.Range(0, 255);
         return new Prepared(new InferenceInput(r.Sampler?.Seed ?? 0, (int)r.Count, r.Label),
-            px => ImageConversion.FromModel(px, model.Width, model.Height, PixelType.Uint8, 0, 255));
+            px => ImageConversion.FromSynthesis(new Image2D(model.Width, model.Height, px), intensity));
     }
 
     private static Prepared Restoration(ModelDescriptor model, Image? image, Image? mask)
     {
-        var input = ImageConversion.ToModel(image, "image", model.InputWidth, model.InputHeight);
-        var maskBits = model.Task == InferenceTask.Inpaint ? ImageConversion.ToMask(mask, model.InputWidth, model.InputHeight) : null;
-        return new Prepared(new InferenceInput(0, 1, null, input.Pixels, maskBits),
-            px => ImageConversion.FromModel(px, model.Width, model.Height, input.PixelType, input.Minimum, input.Maximum));
+        var spec = model.ImageSpec;
+        var input = ImageConversion.ToModel(image, "image", spec);
+        int width = input.Image.Width, height = input.Image.Height;
+        var unknown = model.Task == InferenceTask.Inpaint ? ImageConversion.ToMask(mask, width, height) : null;
+        return new Prepared(new InferenceInput(0, 1, null, input.Image, unknown),
+            px => ImageConversion.FromModel(new Image2D(width * spec.Scale, height * spec.Scale, px), input, unknown, image!));
     }
 
     private static Prepared SuperResolution(ModelDescriptor model, SuperResolveRequest r)
     {
-        var factor = model.Width / model.InputWidth;
+        var factor = model.ImageSpec.Scale;
         if (r.Scale != 0 && r.Scale != factor) throw Invalid($"model '{model.Name}' scales by {factor}, not {r.Scale}");
         return Restoration(model, r.Image, null);
     }

@@ -1,6 +1,6 @@
-namespace MedfusionDicom.Diffusion.Evaluation;
+namespace MedfusionDicom.Imaging;
 
-/// <summary>A single-channel float image, row-major; the unit evaluation and baselines work on.</summary>
+/// <summary>A single-channel float image, row-major: what the models, their baselines and evaluation work on.</summary>
 public sealed class Image2D
 {
     public Image2D(int width, int height, float[]? data = null)

@@ -1,0 +1,126 @@
+using System.Text.Json.Serialization;
+using System.Text.Json;
+using MedfusionDicom.Diffusion.Networks;
+using MedfusionDicom.Diffusion.Pipelines;
+using MedfusionDicom.Diffusion.Schedulers;
+using MedfusionDicom.Imaging;
+
+namespace MedfusionDicom.Diffusion.Models;
+
+public enum ModelKind { Vae, Medfusion, Cdiff }
+
+/// <summary>
+/// What inference needs to know of a trained model, read from its config.json (whose training settings it ignores):
+/// the networks, the schedule, the task, the image size and intensity convention it was trained with, and its sampling
+/// defaults. <see cref="ModelLoader"/> validates it before any weight is loaded.
+/// </summary>
+public record ModelCard
+{
+    public ModelKind Kind { get; init; }
+    public VaeConfig? Vae { get; init; }
+    public UNetConfig? Unet { get; init; }
+    public SchedulerConfig? Scheduler { get; init; }
+    /// <summary>Med-cDiff task and super-resolution factor.</summary>
+    public RestorationTask Task { get; init; } = RestorationTask.Denoise;
+    public int Scale { get; init; } = 2;
+    /// <summary>Side length of the training images: the window an image larger than the memory budget is tiled in.</summary>
+    public int ImageSize { get; init; } = 128;
+    /// <summary>Inpainting: what the condition holds in the unknown region (see <see cref="Pipelines.InpaintFill"/>).</summary>
+    public InpaintFill InpaintFill { get; init; } = InpaintFill.Zero;
+    /// <summary>
+    /// How images map to [-1, 1]. Absent: the range of the image's encoding for Med-cDiff (the bundled models were trained
+    /// on 8-bit images as /127.5 - 1), 0..255 for Medfusion (its samples are written in that range). Training data go
+    /// through the same convention.
+    /// </summary>
+    public IntensityNormalization? Intensity { get; init; }
+    /// <summary>Latents are divided by this before diffusion (Medfusion); 0 = measure the latents' standard deviation
+    /// when training starts and store it.</summary>
+    public double LatentScale { get; init; } = 1.0;
+    /// <summary>Directory of the trained VAE (Medfusion), relative to the model directory or absolute.</summary>
+    public string? VaeCheckpoint { get; init; }
+    /// <summary>
+    /// Training timesteps were drawn from [0, MaxStrength·T); restoration starts from the input noised to this strength
+    /// unless told otherwise (1: from pure noise, the papers' sampling).
+    /// </summary>
+    public double MaxStrength { get; init; } = 1.0;
+    /// <summary>Sampler steps the restoration verbs, their evaluation and the worker use unless told otherwise (0: 50).</summary>
+    public int DefaultSteps { get; init; }
+    /// <summary>Class names in label order (filled from the data when empty).</summary>
+    public string[] Labels { get; init; } = [];
+
+    /// <summary><see cref="DefaultSteps"/>, or 50 when the model does not say.</summary>
+    [JsonIgnore]
+    public int RestorationSteps => DefaultSteps > 0 ? DefaultSteps : 50;
+
+    [JsonIgnore]
+    public IntensityNormalization IntensityConvention => Intensity ?? (Kind == ModelKind.Medfusion ? IntensityNormalization.Range(0, 255) : IntensityNormalization.OfStoredRange);
+
+    public static ModelCard Load(string path)
+    {
+        var card = JsonSerializer.Deserialize<ModelCard>(File.ReadAllText(path), ConfigJson.Options) ?? throw new FormatException($"{path}: empty config");
+        card.ValidateCard(path);
+        return card;
+    }
+
+    /// <summary>Rejects a card that cannot describe a working model, naming the key.</summary>
+    public void ValidateCard(string where)
+    {
+        ValidateSettings(where);
+        if (Kind == ModelKind.Medfusion && Labels.Length == 0) throw new FormatException($"{where}: a medfusion model needs \"labels\"");
+    }
+
+    /// <summary>The card's checks that hold before training too (a training run fills the labels from its data).</summary>
+    protected void ValidateSettings(string where)
+    {
+        switch (Kind)
+        {
+            case ModelKind.Vae when Vae is null: throw new FormatException($"{where}: a vae config needs \"vae\"");
+            case ModelKind.Medfusion when Unet is null || VaeCheckpoint is null: throw new FormatException($"{where}: a medfusion config needs \"unet\" and \"vaeCheckpoint\"");
+            case ModelKind.Cdiff when Unet is null: throw new FormatException($"{where}: a cdiff config needs \"unet\"");
+        }
+        if (Kind == ModelKind.Cdiff && Unet!.InChannels != RestorationPipeline.InputChannels(Task))
+            throw new FormatException($"{where}: cdiff {Task}: unet.inChannels must be {RestorationPipeline.InputChannels(Task)}");
+        if (ImageSize < 1) throw new FormatException($"{where}: imageSize must be positive, not {ImageSize}");
+        if (Kind == ModelKind.Cdiff && Task == RestorationTask.SuperResolve && (Scale < 2 || ImageSize % Scale != 0))
+            throw new FormatException($"{where}: scale {Scale} must be at least 2 and divide imageSize {ImageSize}");
+        if (!(MaxStrength > 0 && MaxStrength <= 1)) throw new FormatException($"{where}: maxStrength must be within (0, 1], not {MaxStrength}");
+        if (DefaultSteps < 0) throw new FormatException($"{where}: defaultSteps must not be negative");
+        try
+        {
+            IntensityConvention.Validate("intensity");
+        }
+        catch (ImagingException ex)
+        {
+            throw new FormatException($"{where}: {ex.Message}");
+        }
+        if (Kind == ModelKind.Medfusion && IntensityConvention.Mode != IntensityMode.Fixed)
+            throw new FormatException($"{where}: intensity: a medfusion model needs a fixed range, the range its samples are written in");
+    }
+
+    /// <summary>What a restoration model takes, for the imaging path.</summary>
+    public ModelImageSpec ImageSpec() => new()
+    {
+        WindowSize = ImageSize,
+        Scale = Task == RestorationTask.SuperResolve ? Scale : 1,
+        TakesMask = Task == RestorationTask.Inpaint,
+        Intensity = IntensityConvention,
+        BytesPerPixel = Unet is null ? 4096 : WorkingBytesPerPixel(Unet),
+    };
+
+    /// <summary>
+    /// Peak memory of one UNet forward pass without gradients, per pixel of its input: a residual block at level l holds
+    /// about eight tensors of its width at that level's resolution (input, normalized, activated, two convolutions, the
+    /// skip and the decoder's concatenation), plus the sampler's few full-resolution images.
+    /// </summary>
+    public static long WorkingBytesPerPixel(UNetConfig unet)
+    {
+        double perPixel = 16;
+        long stride = 1;
+        for (var l = 0; l < unet.HidChs.Length; l++)
+        {
+            stride *= unet.Strides[l];
+            perPixel += 8.0 * unet.HidChs[l] / (stride * stride);
+        }
+        return (long)Math.Ceiling(perPixel * sizeof(float));
+    }
+}

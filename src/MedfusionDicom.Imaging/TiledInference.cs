@@ -1,0 +1,169 @@
+namespace MedfusionDicom.Imaging;
+
+/// <summary>A window of one image, in input pixels.</summary>
+public readonly record struct Tile(int Image, int X, int Y, int Width, int Height);
+
+/// <summary>How the images of one call are cut: each image's windows (one window covering it when it runs whole).</summary>
+public sealed record TilingPlan(IReadOnlyList<IReadOnlyList<Tile>> Tiles)
+{
+    public bool IsWhole(int image) => Tiles[image] is [{ X: 0, Y: 0 }] && Tiles[image].Count == 1;
+    public int TileCount => Tiles.Sum(t => t.Count);
+}
+
+/// <summary>Progress of a tiled call: windows done of all windows.</summary>
+public readonly record struct TileProgress(int Done, int Total);
+
+/// <summary>
+/// Runs images of any size through a model. An image that fits the memory budget runs whole (the Med-cDiff UNets are
+/// fully convolutional); a larger one runs as overlapping windows of the model's training size whose outputs are
+/// blended with Gaussian weights, so no seam shows where windows meet. Windows of one size from all the images go
+/// through the model in batches. Windows of an inpainting image that hold no unknown pixel are not run: they are known.
+/// </summary>
+public static class TiledInference
+{
+    /// <summary>The smallest blending weight, relative to a window's centre: border pixels still count where only one window covers them.</summary>
+    private const float MinimumWeight = 1e-3f;
+
+    public static TilingPlan Plan(ModelImageSpec spec, IReadOnlyList<Image2D> images, TilingOptions options)
+    {
+        options.Validate();
+        var plan = new List<IReadOnlyList<Tile>>(images.Count);
+        for (var k = 0; k < images.Count; k++)
+        {
+            var image = images[k];
+            var outputPixels = (long)image.Width * image.Height * spec.Scale * spec.Scale;
+            if (outputPixels * spec.BytesPerPixel <= options.MemoryBudgetBytes)
+            {
+                plan.Add([new Tile(k, 0, 0, image.Width, image.Height)]);
+                continue;
+            }
+            var window = spec.InputWindowSize;
+            var tiles = new List<Tile>();
+            foreach (var y in Starts(image.Height, window, options.Overlap))
+            foreach (var x in Starts(image.Width, window, options.Overlap))
+                tiles.Add(new Tile(k, x, y, Math.Min(window, image.Width), Math.Min(window, image.Height)));
+            plan.Add(tiles);
+        }
+        return new TilingPlan(plan);
+    }
+
+    /// <summary>Window starts along one axis: evenly stepped, the last one flush with the far edge.</summary>
+    internal static IReadOnlyList<int> Starts(int length, int window, double overlap)
+    {
+        if (length <= window) return [0];
+        var step = Math.Max(1, (int)Math.Floor(window * (1 - overlap)));
+        var starts = new List<int>();
+        for (var s = 0; s + window < length; s += step) starts.Add(s);
+        starts.Add(length - window);
+        return starts;
+    }
+
+    /// <summary>Runs the images (masks: one per image, null entries when the model takes none) and returns the model's outputs.</summary>
+    public static IReadOnlyList<Image2D> Run(IImageModel model, IReadOnlyList<Image2D> images, IReadOnlyList<bool[]?> masks, TilingOptions options,
+        IProgress<TileProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var spec = model.Spec;
+        if (images.Count != masks.Count) throw new ImagingException($"{images.Count} images and {masks.Count} masks: give one mask entry (or null) per image");
+        for (var k = 0; k < images.Count; k++)
+        {
+            if (spec.TakesMask != masks[k] is not null)
+                throw new ImagingException(spec.TakesMask ? $"image {k}: this model inpaints and needs a mask" : $"image {k}: this model takes no mask");
+            if (masks[k] is { } m) ImageMask.Validate(m, images[k].Width, images[k].Height, $"mask of image {k}");
+        }
+        var plan = Plan(spec, images, options);
+        var outputs = images.Select(i => new Accumulator(i.Width * spec.Scale, i.Height * spec.Scale)).ToArray();
+        var work = new List<(Tile Tile, Image2D Input, bool[]? Mask)>();
+        foreach (var tile in plan.Tiles.SelectMany(t => t))
+        {
+            var input = Crop(images[tile.Image], tile);
+            var mask = masks[tile.Image] is { } full ? ImageMask.Crop(full, images[tile.Image].Width, tile.X, tile.Y, tile.Width, tile.Height) : null;
+            if (mask is not null && !ImageMask.AnyUnknown(mask))
+                outputs[tile.Image].Add(input, tile, spec.Scale, plan.IsWhole(tile.Image) ? null : Weights(tile.Width, tile.Height));
+            else if (mask is not null && !mask.Contains(false))
+                throw new ImagingException($"the mask of image {tile.Image} covers the whole {tile.Width}x{tile.Height} window at {tile.X},{tile.Y}, so " +
+                    "that window has nothing to inpaint from; raise the memory budget so that the image runs whole, or use smaller boxes");
+            else
+                work.Add((tile, input, mask));
+        }
+        var total = work.Count;
+        var done = 0;
+        foreach (var group in work.GroupBy(w => (w.Tile.Width, w.Tile.Height)))
+        {
+            var outputPixels = (long)group.Key.Width * group.Key.Height * spec.Scale * spec.Scale;
+            var batchSize = (int)Math.Clamp(options.MemoryBudgetBytes / Math.Max(1, outputPixels * spec.BytesPerPixel), 1, options.MaxBatchSize);
+            var weights = Weights(group.Key.Width * spec.Scale, group.Key.Height * spec.Scale);
+            foreach (var batch in group.Chunk(batchSize))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var results = model.Run(batch.Select(b => b.Input).ToList(), batch.Select(b => b.Mask).ToList(), cancellationToken);
+                if (results.Count != batch.Length) throw new InvalidOperationException($"the model returned {results.Count} images for {batch.Length} inputs");
+                for (var i = 0; i < batch.Length; i++)
+                {
+                    var tile = batch[i].Tile;
+                    outputs[tile.Image].Add(results[i], tile, spec.Scale, plan.IsWhole(tile.Image) ? null : weights);
+                }
+                done += batch.Length;
+                progress?.Report(new TileProgress(done, total));
+            }
+        }
+        return outputs.Select(o => o.Result()).ToList();
+    }
+
+    private static Image2D Crop(Image2D image, Tile t)
+    {
+        if (t.X == 0 && t.Y == 0 && t.Width == image.Width && t.Height == image.Height) return image;
+        var crop = new Image2D(t.Width, t.Height);
+        for (var y = 0; y < t.Height; y++) Array.Copy(image.Data, (t.Y + y) * image.Width + t.X, crop.Data, y * t.Width, t.Width);
+        return crop;
+    }
+
+    /// <summary>A separable Gaussian importance map (sigma an eighth of the window, as MONAI's), 1 at the centre.</summary>
+    internal static Image2D Weights(int width, int height)
+    {
+        var wx = Axis(width);
+        var wy = Axis(height);
+        var map = new Image2D(width, height);
+        for (var y = 0; y < height; y++)
+        for (var x = 0; x < width; x++)
+            map.Data[y * width + x] = Math.Max(MinimumWeight, wx[x] * wy[y]);
+        return map;
+
+        static float[] Axis(int n)
+        {
+            var sigma = 0.125 * n;
+            var centre = (n - 1) / 2.0;
+            return Enumerable.Range(0, n).Select(i => (float)Math.Exp(-0.5 * Math.Pow((i - centre) / sigma, 2))).ToArray();
+        }
+    }
+
+    /// <summary>Weighted sums of window outputs over one output image.</summary>
+    private sealed class Accumulator(int width, int height)
+    {
+        private readonly float[] _sum = new float[width * height];
+        private readonly float[] _weight = new float[width * height];
+
+        public void Add(Image2D output, Tile tile, int scale, Image2D? weights)
+        {
+            int x0 = tile.X * scale, y0 = tile.Y * scale, w = tile.Width * scale, h = tile.Height * scale;
+            if (output.Width != w || output.Height != h)
+                throw new InvalidOperationException($"the model returned a {output.Width}x{output.Height} image for a {tile.Width}x{tile.Height} window at scale {scale}");
+            for (var y = 0; y < h; y++)
+            {
+                var row = (y0 + y) * width + x0;
+                for (var x = 0; x < w; x++)
+                {
+                    var weight = weights?.Data[y * w + x] ?? 1f;
+                    _sum[row + x] += weight * output.Data[y * w + x];
+                    _weight[row + x] += weight;
+                }
+            }
+        }
+
+        public Image2D Result()
+        {
+            var image = new Image2D(width, height);
+            for (var i = 0; i < _sum.Length; i++) image.Data[i] = _weight[i] > 0 ? _sum[i] / _weight[i] : 0;
+            return image;
+        }
+    }
+}
