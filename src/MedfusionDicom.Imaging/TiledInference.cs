@@ -16,14 +16,12 @@ public readonly record struct TileProgress(int Done, int Total);
 /// <summary>
 /// Runs images of any size through a model. An image that fits the memory budget runs whole (the Med-cDiff UNets are
 /// fully convolutional); a larger one runs as overlapping windows of the model's training size whose outputs are
-/// blended with Gaussian weights, so no seam shows where windows meet. Windows of one size from all the images go
+/// cross-faded linearly over the overlap, so that where two windows disagree the difference is spread over the whole
+/// overlap instead of showing as a seam. Windows of one size from all the images go
 /// through the model in batches. Windows of an inpainting image that hold no unknown pixel are not run: they are known.
 /// </summary>
 public static class TiledInference
 {
-    /// <summary>The smallest blending weight, relative to a window's centre: border pixels still count where only one window covers them.</summary>
-    private const float MinimumWeight = 1e-3f;
-
     public static TilingPlan Plan(ModelImageSpec spec, IReadOnlyList<Image2D> images, TilingOptions options)
     {
         options.Validate();
@@ -78,7 +76,7 @@ public static class TiledInference
             var input = Crop(images[tile.Image], tile);
             var mask = masks[tile.Image] is { } full ? ImageMask.Crop(full, images[tile.Image].Width, tile.X, tile.Y, tile.Width, tile.Height) : null;
             if (mask is not null && !ImageMask.AnyUnknown(mask))
-                outputs[tile.Image].Add(input, tile, spec.Scale, plan.IsWhole(tile.Image) ? null : Weights(tile.Width, tile.Height));
+                outputs[tile.Image].Add(input, tile, spec.Scale, plan.IsWhole(tile.Image) ? null : Weights(tile.Width, tile.Height, options.Overlap));
             else if (mask is not null && !mask.Contains(false))
                 throw new ImagingException($"the mask of image {tile.Image} covers the whole {tile.Width}x{tile.Height} window at {tile.X},{tile.Y}, so " +
                     "that window has nothing to inpaint from; raise the memory budget so that the image runs whole, or use smaller boxes");
@@ -91,7 +89,7 @@ public static class TiledInference
         {
             var outputPixels = (long)group.Key.Width * group.Key.Height * spec.Scale * spec.Scale;
             var batchSize = (int)Math.Clamp(options.MemoryBudgetBytes / Math.Max(1, outputPixels * spec.BytesPerPixel), 1, options.MaxBatchSize);
-            var weights = Weights(group.Key.Width * spec.Scale, group.Key.Height * spec.Scale);
+            var weights = Weights(group.Key.Width * spec.Scale, group.Key.Height * spec.Scale, options.Overlap);
             foreach (var batch in group.Chunk(batchSize))
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -117,22 +115,25 @@ public static class TiledInference
         return crop;
     }
 
-    /// <summary>A separable Gaussian importance map (sigma an eighth of the window, as MONAI's), 1 at the centre.</summary>
-    internal static Image2D Weights(int width, int height)
+    /// <summary>
+    /// A separable weight map that rises linearly from the window's edges over the overlap's width and is 1 inside:
+    /// neighbouring windows' weights then sum to 1 across their overlap, a linear cross-fade (no weight is 0, so a
+    /// border pixel that only one window covers still counts).
+    /// </summary>
+    internal static Image2D Weights(int width, int height, double overlap)
     {
         var wx = Axis(width);
         var wy = Axis(height);
         var map = new Image2D(width, height);
         for (var y = 0; y < height; y++)
         for (var x = 0; x < width; x++)
-            map.Data[y * width + x] = Math.Max(MinimumWeight, wx[x] * wy[y]);
+            map.Data[y * width + x] = wx[x] * wy[y];
         return map;
 
-        static float[] Axis(int n)
+        float[] Axis(int n)
         {
-            var sigma = 0.125 * n;
-            var centre = (n - 1) / 2.0;
-            return Enumerable.Range(0, n).Select(i => (float)Math.Exp(-0.5 * Math.Pow((i - centre) / sigma, 2))).ToArray();
+            var ramp = n * overlap;
+            return Enumerable.Range(0, n).Select(i => ramp < 1 ? 1f : (float)Math.Min(1, Math.Min(i + 0.5, n - i - 0.5) / ramp)).ToArray();
         }
     }
 

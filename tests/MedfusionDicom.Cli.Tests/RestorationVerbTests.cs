@@ -49,11 +49,10 @@ public class RestorationVerbTests
         Assert.Equal(source.GetString(DicomTag.RescaleIntercept), result.GetString(DicomTag.RescaleIntercept));
         Assert.Equal(source.GetString(DicomTag.BitsStored), result.GetString(DicomTag.BitsStored));
         Assert.StartsWith("DERIVED", result.GetString(DicomTag.ImageType));
-        // The values stay within the source's range (the model works in [-1, 1] of the source's min..max).
+        // The bundled models scale images by the range their encoding holds (16 bits signed here, as 0..255 was for
+        // their 8-bit training images), so a CT is far from their domain: only the encoding and the change are checked.
         var a = DicomPixelData.Create(source).ToFloat32(0).Data;
         var b = DicomPixelData.Create(result).ToFloat32(0).Data;
-        Assert.InRange(b.Min(), a.Min() - 1, a.Max() + 1);
-        Assert.InRange(b.Max(), a.Min() - 1, a.Max() + 1);
         Assert.True(a.Zip(b).Count(p => p.First != p.Second) > a.Length / 4);
     }
 }

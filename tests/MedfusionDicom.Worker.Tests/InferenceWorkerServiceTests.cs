@@ -87,7 +87,11 @@ public class InferenceWorkerServiceTests
     {
         { "unknown model", StatusCode.NotFound, "no model named 'nope'" },
         { "wrong task", StatusCode.InvalidArgument, "does synthesize, not denoise" },
-        { "wrong size", StatusCode.InvalidArgument, "is 4x8; this model takes 8x8" },
+        { "no pixels", StatusCode.InvalidArgument, "is 0x8; width and height must be 1..65535" },
+        { "colour", StatusCode.InvalidArgument, "photometric_interpretation 'RGB'" },
+        { "float into a stored-range model", StatusCode.InvalidArgument, "send stored integer values" },
+        { "bits stored above the type", StatusCode.InvalidArgument, "bits_stored 17" },
+        { "value above bits stored", StatusCode.InvalidArgument, "outside the 0..4095 of 12 bits stored" },
         { "short data", StatusCode.InvalidArgument, "data is 100 bytes; 8x8 UINT16 needs 128" },
         { "three channels", StatusCode.InvalidArgument, "has 3 channels" },
         { "no pixel type", StatusCode.InvalidArgument, "pixel type PIXEL_TYPE_UNSPECIFIED" },
@@ -101,13 +105,21 @@ public class InferenceWorkerServiceTests
     [MemberData(nameof(BadRequests))]
     public async Task Bad_denoise_requests_are_refused_with_a_clear_status(string problem, StatusCode expected, string message)
     {
-        await using var w = await WorkerFixture.StartAsync(null, StepModel.Restoration("dn", InferenceTask.Denoise), StepModel.Synthesis("synth"));
+        var storedRange = StepModel.Restoration("dn-stored", InferenceTask.Denoise, image: new Imaging.ModelImageSpec { WindowSize = 8, Intensity = Imaging.IntensityNormalization.OfStoredRange });
+        await using var w = await WorkerFixture.StartAsync(null, StepModel.Restoration("dn", InferenceTask.Denoise), StepModel.Synthesis("synth"), storedRange);
         var request = new DenoiseRequest { Model = "dn", Image = U16(8, 8, i => (ushort)i) };
         switch (problem)
         {
             case "unknown model": request.Model = "nope"; break;
             case "wrong task": request.Model = "synth"; break;
-            case "wrong size": request.Image = U16(4, 8, i => 0); break;
+            case "no pixels": request.Image = U16(0, 8, i => 0); break;
+            case "colour": request.Image.PhotometricInterpretation = "RGB"; break;
+            case "float into a stored-range model":
+                request.Model = "dn-stored";
+                request.Image = new Image { Width = 2, Height = 1, Channels = 1, PixelType = PixelType.Float32, Data = ByteString.CopyFrom(new byte[8]) };
+                break;
+            case "bits stored above the type": request.Image.BitsStored = 17; break;
+            case "value above bits stored": request.Image = U16(8, 8, i => (ushort)(i * 100)); request.Image.BitsStored = 12; break;
             case "short data": request.Image.Data = ByteString.CopyFrom(new byte[100]); break;
             case "three channels": request.Image.Channels = 3; break;
             case "no pixel type": request.Image.PixelType = PixelType.Unspecified; break;

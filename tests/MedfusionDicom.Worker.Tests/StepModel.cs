@@ -24,8 +24,8 @@ internal sealed class StepModel(ModelDescriptor descriptor) : IInferenceModel
     private int _stepsRun;
     private int _running;
 
-    public static StepModel Restoration(string name, InferenceTask task, int width = 8, int height = 8, int inputWidth = 8, int inputHeight = 8) =>
-        new(new ModelDescriptor(name, task, width, height, inputWidth, inputHeight, [], ["ddim", "ddpm"], 10, 200));
+    public static StepModel Restoration(string name, InferenceTask task, int width = 8, int height = 8, int inputWidth = 8, int inputHeight = 8, ModelImageSpec? image = null) =>
+        new(new ModelDescriptor(name, task, width, height, inputWidth, inputHeight, [], ["ddim", "ddpm"], 10, 200, image));
 
     public static StepModel Synthesis(string name) =>
         new(new ModelDescriptor(name, InferenceTask.Synthesize, 8, 8, 8, 8, ["NORMAL", "PNEUMONIA"], ["ddim", "dpm++2m"], 10, 200));

@@ -1,0 +1,63 @@
+namespace MedfusionDicom.Imaging.Tests;
+
+/// <summary>An image model whose answer is known: a function of each input pixel, recording what it was given.</summary>
+internal sealed class PixelwiseModel(ModelImageSpec spec, Func<float, float> f) : IImageModel
+{
+    public ModelImageSpec Spec { get; } = spec;
+    public List<Image2D> Inputs { get; } = new();
+    public List<int> BatchSizes { get; } = new();
+
+    public IReadOnlyList<Image2D> Run(IReadOnlyList<Image2D> inputs, IReadOnlyList<bool[]?> masks, CancellationToken cancellationToken)
+    {
+        BatchSizes.Add(inputs.Count);
+        Inputs.AddRange(inputs);
+        return inputs.Select(i =>
+        {
+            var s = Spec.Scale;
+            var output = new Image2D(i.Width * s, i.Height * s);
+            for (var y = 0; y < output.Height; y++)
+            for (var x = 0; x < output.Width; x++)
+                output[x, y] = f(i[x / s, y / s]);
+            return output;
+        }).ToList();
+    }
+}
+
+/// <summary>
+/// Gives every window its own constant offset on top of the input: the worst case of a model whose answer depends on
+/// the context a window sees. Hard tile borders would show as steps; blended ones must not.
+/// </summary>
+internal sealed class OffsetPerWindowModel(ModelImageSpec spec) : IImageModel
+{
+    private int _calls;
+    public ModelImageSpec Spec { get; } = spec;
+
+    public IReadOnlyList<Image2D> Run(IReadOnlyList<Image2D> inputs, IReadOnlyList<bool[]?> masks, CancellationToken cancellationToken) =>
+        inputs.Select(i =>
+        {
+            var offset = (_calls++ % 5 - 2) * 0.1f;
+            var output = i.Clone();
+            for (var p = 0; p < output.Data.Length; p++) output.Data[p] += offset;
+            return output;
+        }).ToList();
+}
+
+internal static class TestImages
+{
+    /// <summary>A radiograph-like 8-bit image: smooth anatomy-sized shapes, fine texture and noise, values 0..255.</summary>
+    public static float[] Radiograph(int width, int height, int seed)
+    {
+        var rng = new Random(seed);
+        var blobs = Enumerable.Range(0, 12).Select(_ => (X: rng.NextDouble() * width, Y: rng.NextDouble() * height, R: (0.05 + rng.NextDouble() * 0.2) * width, A: rng.NextDouble() * 80 - 30)).ToArray();
+        var values = new float[width * height];
+        for (var y = 0; y < height; y++)
+        for (var x = 0; x < width; x++)
+        {
+            var v = 90 + 40.0 * y / height + 10 * Math.Sin(x * 0.21) * Math.Sin(y * 0.17);
+            foreach (var b in blobs) v += b.A * Math.Exp(-((x - b.X) * (x - b.X) + (y - b.Y) * (y - b.Y)) / (2 * b.R * b.R));
+            v += 12 * (rng.NextDouble() - 0.5);
+            values[y * width + x] = (float)Math.Round(Math.Clamp(v, 0, 255));
+        }
+        return values;
+    }
+}
