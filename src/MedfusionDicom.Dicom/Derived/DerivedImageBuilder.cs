@@ -591,9 +591,15 @@ public sealed class DerivedImageBuilder
         if (!ds.TryGetSequence(DicomTag.SharedFunctionalGroupsSequence, out var sharedSequence) || sharedSequence.Items.Count == 0)
             ds.AddOrUpdate(DicomTag.SharedFunctionalGroupsSequence, new DicomDataset());
         var shared = FunctionalGroups(ds, DicomTag.SharedFunctionalGroupsSequence).First();
+        // Value 2 stays the source's: the enhanced IODs allow only PRIMARY there (MIXED in Image Type).
+        ds.AddOrUpdate(DicomTag.ImageType, ["DERIVED", .. source.GetValues<string>(DicomTag.ImageType).Skip(1)]);
         foreach (var macro in frames.Append(shared).SelectMany(g => g.OfType<DicomSequence>()).SelectMany(sq => sq.Items))
             if (macro.TryGetString(DicomTag.FrameType, out var frameType))
-                macro.AddOrUpdate(DicomTag.FrameType, DerivedType(frameType.Split('\\')));
+                macro.AddOrUpdate(DicomTag.FrameType, ["DERIVED", .. frameType.Split('\\').Skip(1)]);
+        // The MR Pulse Sequence module describes an acquisition and is only allowed in ORIGINAL or MIXED images
+        // (C.8.13.4); each frame's MR functional groups still say how it was acquired.
+        if (ds.GetString(DicomTag.SOPClassUID) == EnhancedMR)
+            foreach (var tag in MRPulseSequenceModule) ds.Remove(tag);
 
         var codes = _processing.DerivationCodes.Select(c => c.ToItem()).ToArray();
         for (var i = 0; i < frames.Count; i++)
@@ -607,11 +613,14 @@ public sealed class DerivedImageBuilder
         foreach (var tag in new[] { DicomTag.SourceImageSequence, DicomTag.DerivationDescription, DicomTag.DerivationCodeSequence })
             ds.Remove(tag);
         // Common Instance Reference (C.12.2): the instances referenced, by series.
-        ds.AddOrUpdate(DicomTag.ReferencedSeriesSequence, new DicomDataset()
-            .AddOrUpdate(DicomTag.SeriesInstanceUID, source.GetString(DicomTag.SeriesInstanceUID))
-            .AddOrUpdate(DicomTag.ReferencedInstanceSequence, new DicomDataset()
-                .AddOrUpdate(DicomTag.ReferencedSOPClassUID, sourceItem.GetString(DicomTag.ReferencedSOPClassUID))
-                .AddOrUpdate(DicomTag.ReferencedSOPInstanceUID, sourceItem.GetString(DicomTag.ReferencedSOPInstanceUID))));
+        var sourceSeries = source.GetStringOrDefault(DicomTag.SeriesInstanceUID);
+        ds.AddOrUpdate(DicomTag.ReferencedSeriesSequence, SeriesReference(sourceSeries, DicomTag.ReferencedInstanceSequence, sourceItem));
+        // MR Image and Spectroscopy Instance macro (C.8.13.2): a DERIVED image lists the instances it was made from,
+        // study by study (Hierarchical SOP Instance Reference macro, C.17.2.1).
+        if (ds.GetString(DicomTag.SOPClassUID) == EnhancedMR)
+            ds.AddOrUpdate(DicomTag.SourceImageEvidenceSequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.StudyInstanceUID, source.GetString(DicomTag.StudyInstanceUID))
+                .AddOrUpdate(DicomTag.ReferencedSeriesSequence, SeriesReference(sourceSeries, DicomTag.ReferencedSOPSequence, sourceItem)));
 
         MoveToSharedGroup(ds, shared, frames, DicomTag.PixelValueTransformationSequence,
             p.RescaleSlope is null ? [] : [DicomTag.RescaleIntercept, DicomTag.RescaleSlope, DicomTag.RescaleType]);
@@ -623,6 +632,24 @@ public sealed class DerivedImageBuilder
         foreach (var tag in new[] { DicomTag.RescaleIntercept, DicomTag.RescaleSlope, DicomTag.RescaleType, DicomTag.WindowCenter, DicomTag.WindowWidth })
             ds.Remove(tag);
     }
+
+    /// <summary>A Referenced Series Sequence item: the series, and the referenced instance as one item of <paramref name="instances"/>.</summary>
+    private static DicomDataset SeriesReference(string series, DicomTag instances, DicomDataset reference) => new DicomDataset()
+        .AddOrUpdate(DicomTag.SeriesInstanceUID, series)
+        .AddOrUpdate(instances, new DicomDataset()
+            .AddOrUpdate(DicomTag.ReferencedSOPClassUID, reference.GetString(DicomTag.ReferencedSOPClassUID))
+            .AddOrUpdate(DicomTag.ReferencedSOPInstanceUID, reference.GetString(DicomTag.ReferencedSOPInstanceUID)));
+
+    /// <summary>The MR Pulse Sequence module (PS3.3 C.8.13.4), all Type 1C on Image Type value 1 ORIGINAL or MIXED.</summary>
+    private static readonly DicomTag[] MRPulseSequenceModule =
+    [
+        DicomTag.PulseSequenceName, DicomTag.MRAcquisitionType, DicomTag.EchoPulseSequence, DicomTag.MultipleSpinEcho,
+        DicomTag.MultiPlanarExcitation, DicomTag.PhaseContrast, DicomTag.VelocityEncodingAcquisitionSequence,
+        DicomTag.TimeOfFlightContrast, DicomTag.ArterialSpinLabelingContrast, DicomTag.SteadyStatePulseSequence,
+        DicomTag.EchoPlanarPulseSequence, DicomTag.SaturationRecovery, DicomTag.SpectrallySelectedSuppression,
+        DicomTag.OversamplingPhase, DicomTag.GeometryOfKSpaceTraversal, DicomTag.RectilinearPhaseEncodeReordering,
+        DicomTag.SegmentedKSpaceTraversal, DicomTag.CoverageOfKSpace, DicomTag.NumberOfKSpaceTrajectories,
+    ];
 
     /// <summary>
     /// The new pixels' values of <paramref name="tags"/> (set at the top level by SetPixels) as the one shared item of

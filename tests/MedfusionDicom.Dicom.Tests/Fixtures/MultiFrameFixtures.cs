@@ -10,8 +10,8 @@ public static class MultiFrameFixtures
     /// <summary>
     /// A 16-frame, 8-bit, 64 x 64 cardiac MR in the legacy MR Image Storage class, as old scanners wrote it (like GDCM's
     /// MR-MONO2-8-16x-heart). The MR Image IOD is single-frame and wants 16 bits allocated (PS3.3 C.8.3.1), so
-    /// dciodvfy finds errors in this source itself: Bits Allocated 8 and Number of Frames, which no module of the IOD
-    /// holds. Nothing else is wrong with it.
+    /// dciodvfy finds two errors in this source itself: Bits Allocated 8, and Number of Frames, which no module of the
+    /// IOD holds (it calls the value 16 unrecognized). Nothing else is wrong with it.
     /// </summary>
     public static DicomDataset HeartMr()
     {
@@ -29,6 +29,7 @@ public static class MultiFrameFixtures
             .AddOrUpdate(DicomTag.FrameOfReferenceUID, Uid("heart-mr", "frame-of-reference"))
             .AddOrUpdate(DicomTag.PositionReferenceIndicator, Array.Empty<string>())
             .AddOrUpdate(DicomTag.BodyPartExamined, "HEART")
+            .AddOrUpdate(DicomTag.PatientPosition, "HFS")
             .AddOrUpdate(DicomTag.PixelSpacing, 5.0, 5.0)
             .AddOrUpdate(DicomTag.SliceThickness, 8.0)
             .AddOrUpdate(DicomTag.ImageOrientationPatient, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
@@ -67,6 +68,155 @@ public static class MultiFrameFixtures
             .AddOrUpdate(DicomTag.PositionerSecondaryAngle, 20.0)
             .AddOrUpdate(DicomTag.LossyImageCompression, "00");
         return SetPixels(ds, size, frames);
+    }
+
+    /// <summary>
+    /// A 3D T1-weighted Enhanced MR Image of <paramref name="frames"/> 32 x 32 slices, 16 bits allocated and 12 stored:
+    /// the Enhanced MR Image and MR Pulse Sequence modules, a one-dimensional stack (Multi-frame Dimension on In-Stack
+    /// Position Number) and the functional groups an ORIGINAL Enhanced MR needs (PS3.3 A.36.2.3), shared but for each
+    /// frame's Frame Content and Plane Position. dciodvfy finds no error in it.
+    /// </summary>
+    public static DicomDataset EnhancedMr(int frames = 4)
+    {
+        const int size = 32;
+        const string contrast = "T1";
+        var type = new[] { "ORIGINAL", "PRIMARY", "VOLUME", "NONE" };
+        var dimensions = Uid("enhanced-mr", "dimension-organization");
+        var ds = Common("enhanced-mr", "MR", "1.2.840.10008.5.1.4.1.1.4.1")
+            .AddOrUpdate(DicomTag.PatientPosition, "HFS")
+            .AddOrUpdate(DicomTag.BodyPartExamined, "BRAIN")
+            .AddOrUpdate(DicomTag.FrameOfReferenceUID, Uid("enhanced-mr", "frame-of-reference"))
+            .AddOrUpdate(DicomTag.PositionReferenceIndicator, Array.Empty<string>())
+            .AddOrUpdate(DicomTag.ManufacturerModelName, "Fixture MR")
+            .AddOrUpdate(DicomTag.DeviceSerialNumber, "0001")
+            .AddOrUpdate(DicomTag.SoftwareVersions, "1.0")
+            .AddOrUpdate(DicomTag.ImageType, type)
+            .AddOrUpdate(DicomTag.PixelPresentation, "MONOCHROME")
+            .AddOrUpdate(DicomTag.VolumetricProperties, "VOLUME")
+            .AddOrUpdate(DicomTag.VolumeBasedCalculationTechnique, "NONE")
+            .AddOrUpdate(DicomTag.ComplexImageComponent, "MAGNITUDE")
+            .AddOrUpdate(DicomTag.AcquisitionContrast, contrast)
+            .AddOrUpdate(DicomTag.ContentQualification, "PRODUCT")
+            .AddOrUpdate(DicomTag.ResonantNucleus, "1H")
+            .AddOrUpdate(DicomTag.KSpaceFiltering, "NONE")
+            .AddOrUpdate(DicomTag.MagneticFieldStrength, 1.5)
+            .AddOrUpdate(DicomTag.PresentationLUTShape, "IDENTITY")
+            .AddOrUpdate(DicomTag.LossyImageCompression, "00")
+            .AddOrUpdate(DicomTag.AcquisitionDateTime, "20240305083100")
+            .AddOrUpdate(DicomTag.AcquisitionDuration, 120.0)
+            .AddOrUpdate(DicomTag.PulseSequenceName, "FIXTURE3D")
+            .AddOrUpdate(DicomTag.MRAcquisitionType, "3D")
+            .AddOrUpdate(DicomTag.EchoPulseSequence, "GRADIENT")
+            .AddOrUpdate(DicomTag.EchoPlanarPulseSequence, "NO")
+            .AddOrUpdate(DicomTag.ApplicableSafetyStandardAgency, "IEC")
+            .AddOrUpdate(DicomTag.MultiPlanarExcitation, "NO")
+            .AddOrUpdate(DicomTag.PhaseContrast, "NO")
+            .AddOrUpdate(DicomTag.TimeOfFlightContrast, "NO")
+            .AddOrUpdate(DicomTag.SteadyStatePulseSequence, "NONE")
+            .AddOrUpdate(DicomTag.SaturationRecovery, "NO")
+            .AddOrUpdate(DicomTag.SpectrallySelectedSuppression, "NONE")
+            .AddOrUpdate(DicomTag.OversamplingPhase, "NONE")
+            .AddOrUpdate(DicomTag.GeometryOfKSpaceTraversal, "RECTILINEAR")
+            .AddOrUpdate(DicomTag.RectilinearPhaseEncodeReordering, "LINEAR")
+            .AddOrUpdate(DicomTag.SegmentedKSpaceTraversal, "SINGLE")
+            .AddOrUpdate(DicomTag.CoverageOfKSpace, "FULL")
+            .AddOrUpdate(DicomTag.NumberOfKSpaceTrajectories, (ushort)1)
+            .AddOrUpdate(DicomTag.AcquisitionContextSequence, Array.Empty<DicomDataset>())
+            .AddOrUpdate(DicomTag.DimensionOrganizationSequence, new DicomDataset().AddOrUpdate(DicomTag.DimensionOrganizationUID, dimensions))
+            .AddOrUpdate(DicomTag.DimensionIndexSequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.DimensionIndexPointer, DicomTag.InStackPositionNumber)
+                .AddOrUpdate(DicomTag.FunctionalGroupPointer, DicomTag.FrameContentSequence)
+                .AddOrUpdate(DicomTag.DimensionOrganizationUID, dimensions));
+        foreach (var tag in new[] { DicomTag.PatientOrientation, DicomTag.AcquisitionDate, DicomTag.AcquisitionTime })
+            ds.Remove(tag);
+
+        var shared = new DicomDataset()
+            .AddOrUpdate(DicomTag.PixelMeasuresSequence, new DicomDataset().AddOrUpdate(DicomTag.PixelSpacing, 2.0, 2.0).AddOrUpdate(DicomTag.SliceThickness, 2.0))
+            .AddOrUpdate(DicomTag.PlaneOrientationSequence, new DicomDataset().AddOrUpdate(DicomTag.ImageOrientationPatient, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0))
+            .AddOrUpdate(DicomTag.MRImageFrameTypeSequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.FrameType, type)
+                .AddOrUpdate(DicomTag.PixelPresentation, "MONOCHROME")
+                .AddOrUpdate(DicomTag.VolumetricProperties, "VOLUME")
+                .AddOrUpdate(DicomTag.VolumeBasedCalculationTechnique, "NONE")
+                .AddOrUpdate(DicomTag.ComplexImageComponent, "MAGNITUDE")
+                .AddOrUpdate(DicomTag.AcquisitionContrast, contrast))
+            .AddOrUpdate(DicomTag.FrameAnatomySequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.AnatomicRegionSequence, new DicomDataset()
+                    .AddOrUpdate(DicomTag.CodeValue, "12738006").AddOrUpdate(DicomTag.CodingSchemeDesignator, "SCT").AddOrUpdate(DicomTag.CodeMeaning, "Brain"))
+                .AddOrUpdate(DicomTag.FrameLaterality, "U"))
+            .AddOrUpdate(DicomTag.PixelValueTransformationSequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.RescaleIntercept, 0.0).AddOrUpdate(DicomTag.RescaleSlope, 1.0).AddOrUpdate(DicomTag.RescaleType, "US"))
+            .AddOrUpdate(DicomTag.MRTimingAndRelatedParametersSequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.RepetitionTime, 8.0)
+                .AddOrUpdate(DicomTag.FlipAngle, 10.0)
+                .AddOrUpdate(DicomTag.EchoTrainLength, 1)
+                .AddOrUpdate(DicomTag.RFEchoTrainLength, (ushort)0)
+                .AddOrUpdate(DicomTag.GradientEchoTrainLength, (ushort)1)
+                .AddOrUpdate(DicomTag.SpecificAbsorptionRateSequence, new DicomDataset()
+                    .AddOrUpdate(DicomTag.SpecificAbsorptionRateDefinition, "IEC_WHOLE_BODY")
+                    .AddOrUpdate(DicomTag.SpecificAbsorptionRateValue, 0.5))
+                .AddOrUpdate(DicomTag.OperatingModeSequence, new DicomDataset()
+                    .AddOrUpdate(DicomTag.OperatingModeType, "STATIC FIELD")
+                    .AddOrUpdate(DicomTag.OperatingMode, "IEC_NORMAL")))
+            .AddOrUpdate(DicomTag.MRFOVGeometrySequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.InPlanePhaseEncodingDirection, "ROW")
+                .AddOrUpdate(DicomTag.MRAcquisitionFrequencyEncodingSteps, (ushort)size)
+                .AddOrUpdate(DicomTag.MRAcquisitionPhaseEncodingStepsInPlane, (ushort)size)
+                .AddOrUpdate(DicomTag.MRAcquisitionPhaseEncodingStepsOutOfPlane, (ushort)frames)
+                .AddOrUpdate(DicomTag.PercentSampling, 100.0)
+                .AddOrUpdate(DicomTag.PercentPhaseFieldOfView, 100.0))
+            .AddOrUpdate(DicomTag.MREchoSequence, new DicomDataset().AddOrUpdate(DicomTag.EffectiveEchoTime, 3.0))
+            .AddOrUpdate(DicomTag.MRModifierSequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.InversionRecovery, "NO")
+                .AddOrUpdate(DicomTag.FlowCompensation, "NONE")
+                .AddOrUpdate(DicomTag.Spoiling, "RF")
+                .AddOrUpdate(DicomTag.T2Preparation, "NO")
+                .AddOrUpdate(DicomTag.SpectrallySelectedExcitation, "NONE")
+                .AddOrUpdate(DicomTag.SpatialPresaturation, "NONE")
+                .AddOrUpdate(DicomTag.PartialFourier, "NO")
+                .AddOrUpdate(DicomTag.ParallelAcquisition, "NO"))
+            .AddOrUpdate(DicomTag.MRImagingModifierSequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.MagnetizationTransfer, "NONE")
+                .AddOrUpdate(DicomTag.BloodSignalNulling, "NO")
+                .AddOrUpdate(DicomTag.Tagging, "NONE")
+                .AddOrUpdate(DicomTag.TransmitterFrequency, 63.9)
+                .AddOrUpdate(DicomTag.PixelBandwidth, 200.0))
+            .AddOrUpdate(DicomTag.MRReceiveCoilSequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.ReceiveCoilName, "HEAD")
+                .AddOrUpdate(DicomTag.ReceiveCoilManufacturerName, "Fixture")
+                .AddOrUpdate(DicomTag.ReceiveCoilType, "VOLUME")
+                .AddOrUpdate(DicomTag.QuadratureReceiveCoil, "YES"))
+            .AddOrUpdate(DicomTag.MRTransmitCoilSequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.TransmitCoilName, "BODY")
+                .AddOrUpdate(DicomTag.TransmitCoilManufacturerName, "Fixture")
+                .AddOrUpdate(DicomTag.TransmitCoilType, "BODY"))
+            .AddOrUpdate(DicomTag.MRDiffusionSequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.DiffusionBValue, 0.0)
+                .AddOrUpdate(DicomTag.DiffusionDirectionality, "NONE"))
+            .AddOrUpdate(DicomTag.MRAveragesSequence, new DicomDataset().AddOrUpdate(DicomTag.NumberOfAverages, 1.0))
+            .AddOrUpdate(DicomTag.MRSpatialSaturationSequence, Array.Empty<DicomDataset>());
+        var perFrame = Enumerable.Range(0, frames).Select(i => new DicomDataset()
+            .AddOrUpdate(DicomTag.FrameContentSequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.FrameAcquisitionDateTime, "20240305083100")
+                .AddOrUpdate(DicomTag.FrameReferenceDateTime, "20240305083100")
+                .AddOrUpdate(DicomTag.FrameAcquisitionDuration, 120.0)
+                .AddOrUpdate(DicomTag.StackID, "1")
+                .AddOrUpdate(DicomTag.InStackPositionNumber, (uint)(i + 1))
+                .AddOrUpdate(DicomTag.DimensionIndexValues, (uint)(i + 1)))
+            .AddOrUpdate(DicomTag.PlanePositionSequence, new DicomDataset()
+                .AddOrUpdate(DicomTag.ImagePositionPatient, -32.0, -32.0, 2.0 * i))).ToArray();
+        ds.AddOrUpdate(DicomTag.SharedFunctionalGroupsSequence, shared);
+        ds.AddOrUpdate(DicomTag.PerFrameFunctionalGroupsSequence, perFrame);
+        ds.AddOrUpdate(DicomTag.SamplesPerPixel, (ushort)1)
+            .AddOrUpdate(DicomTag.PhotometricInterpretation, "MONOCHROME2")
+            .AddOrUpdate(DicomTag.Rows, (ushort)size)
+            .AddOrUpdate(DicomTag.Columns, (ushort)size)
+            .AddOrUpdate(DicomTag.BitsAllocated, (ushort)16)
+            .AddOrUpdate(DicomTag.BitsStored, (ushort)12)
+            .AddOrUpdate(DicomTag.HighBit, (ushort)11)
+            .AddOrUpdate(DicomTag.PixelRepresentation, (ushort)0)
+            .AddOrUpdate(DicomTag.NumberOfFrames, frames);
+        return ds.AddOrUpdate(new DicomElement(DicomTag.PixelData, DicomVR.OW, FramePixels(frames, size, size, 2, 12)));
     }
 
     /// <summary>
