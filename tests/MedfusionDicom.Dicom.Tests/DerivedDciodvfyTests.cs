@@ -163,18 +163,10 @@ internal static class DerivedFixtures
             .AddOrUpdate(DicomTag.ContentDate, "20240102")
             .AddOrUpdate(DicomTag.ContentTime, "101600")
             .AddOrUpdate(DicomTag.ImageType, "ORIGINAL", "PRIMARY")
-            .AddOrUpdate(DicomTag.SamplesPerPixel, (ushort)1)
-            .AddOrUpdate(DicomTag.PhotometricInterpretation, "MONOCHROME2")
-            .AddOrUpdate(DicomTag.Rows, (ushort)size)
-            .AddOrUpdate(DicomTag.Columns, (ushort)size)
-            .AddOrUpdate(DicomTag.BitsAllocated, (ushort)16)
-            .AddOrUpdate(DicomTag.BitsStored, (ushort)12)
-            .AddOrUpdate(DicomTag.HighBit, (ushort)11)
-            .AddOrUpdate(DicomTag.PixelRepresentation, (ushort)0)
             .AddOrUpdate(DicomTag.ImagerPixelSpacing, 0.2, 0.2)
             .AddOrUpdate(DicomTag.LossyImageCompression, "00")
             .AddOrUpdate(DicomTag.BurnedInAnnotation, "NO");
-        ds.AddOrUpdate(new DicomElement(DicomTag.PixelData, DicomVR.OW, Ramp16(size, size)));
+        MultiFrameFixtures.SetImagePixel(ds, size, 16, 12, Ramp16(size, size));
         if (!dx) return ds;
         return ds
             .AddOrUpdate(DicomTag.PresentationIntentType, "FOR PRESENTATION")

@@ -15,9 +15,7 @@ public static class MultiFrameFixtures
     /// </summary>
     public static DicomDataset HeartMr()
     {
-        const int size = 64, frames = 16;
-        var ds = Common("heart-mr", "MR", "1.2.840.10008.5.1.4.1.1.4")
-            .AddOrUpdate(DicomTag.ImageType, "ORIGINAL", "PRIMARY", "OTHER")
+        var ds = Common("heart-mr", "MR", "1.2.840.10008.5.1.4.1.1.4", "ORIGINAL", "PRIMARY", "OTHER")
             .AddOrUpdate(DicomTag.ScanningSequence, "GR")
             .AddOrUpdate(DicomTag.SequenceVariant, "SP")
             .AddOrUpdate(DicomTag.ScanOptions, "CG")
@@ -34,7 +32,7 @@ public static class MultiFrameFixtures
             .AddOrUpdate(DicomTag.SliceThickness, 8.0)
             .AddOrUpdate(DicomTag.ImageOrientationPatient, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
             .AddOrUpdate(DicomTag.ImagePositionPatient, -160.0, -160.0, 20.0);
-        return SetPixels(ds, size, frames);
+        return SetPixels(ds, size: 64, frames: 16);
     }
 
     /// <summary>
@@ -44,9 +42,8 @@ public static class MultiFrameFixtures
     /// </summary>
     public static DicomDataset AngioXa()
     {
-        const int size = 128, frames = 96;
-        var ds = Common("angio-xa", "XA", "1.2.840.10008.5.1.4.1.1.12.1")
-            .AddOrUpdate(DicomTag.ImageType, "ORIGINAL", "PRIMARY", "SINGLE PLANE")
+        const int frames = 96;
+        var ds = Common("angio-xa", "XA", "1.2.840.10008.5.1.4.1.1.12.1", "ORIGINAL", "PRIMARY", "SINGLE PLANE")
             .AddOrUpdate(DicomTag.BodyPartExamined, "HEART")
             .AddOrUpdate(DicomTag.PixelIntensityRelationship, "LIN")
             .AddOrUpdate(DicomTag.FrameIncrementPointer, DicomTag.FrameTime)
@@ -67,7 +64,7 @@ public static class MultiFrameFixtures
             .AddOrUpdate(DicomTag.PositionerPrimaryAngle, -30.0)
             .AddOrUpdate(DicomTag.PositionerSecondaryAngle, 20.0)
             .AddOrUpdate(DicomTag.LossyImageCompression, "00");
-        return SetPixels(ds, size, frames);
+        return SetPixels(ds, size: 128, frames);
     }
 
     /// <summary>
@@ -82,7 +79,7 @@ public static class MultiFrameFixtures
         const string contrast = "T1";
         var type = new[] { "ORIGINAL", "PRIMARY", "VOLUME", "NONE" };
         var dimensions = Uid("enhanced-mr", "dimension-organization");
-        var ds = Common("enhanced-mr", "MR", "1.2.840.10008.5.1.4.1.1.4.1")
+        var ds = Common("enhanced-mr", "MR", "1.2.840.10008.5.1.4.1.1.4.1", type)
             .AddOrUpdate(DicomTag.PatientPosition, "HFS")
             .AddOrUpdate(DicomTag.BodyPartExamined, "BRAIN")
             .AddOrUpdate(DicomTag.FrameOfReferenceUID, Uid("enhanced-mr", "frame-of-reference"))
@@ -90,7 +87,6 @@ public static class MultiFrameFixtures
             .AddOrUpdate(DicomTag.ManufacturerModelName, "Fixture MR")
             .AddOrUpdate(DicomTag.DeviceSerialNumber, "0001")
             .AddOrUpdate(DicomTag.SoftwareVersions, "1.0")
-            .AddOrUpdate(DicomTag.ImageType, type)
             .AddOrUpdate(DicomTag.PixelPresentation, "MONOCHROME")
             .AddOrUpdate(DicomTag.VolumetricProperties, "VOLUME")
             .AddOrUpdate(DicomTag.VolumeBasedCalculationTechnique, "NONE")
@@ -166,30 +162,18 @@ public static class MultiFrameFixtures
                 .AddOrUpdate(DicomTag.PercentSampling, 100.0)
                 .AddOrUpdate(DicomTag.PercentPhaseFieldOfView, 100.0))
             .AddOrUpdate(DicomTag.MREchoSequence, new DicomDataset().AddOrUpdate(DicomTag.EffectiveEchoTime, 3.0))
-            .AddOrUpdate(DicomTag.MRModifierSequence, new DicomDataset()
-                .AddOrUpdate(DicomTag.InversionRecovery, "NO")
-                .AddOrUpdate(DicomTag.FlowCompensation, "NONE")
-                .AddOrUpdate(DicomTag.Spoiling, "RF")
-                .AddOrUpdate(DicomTag.T2Preparation, "NO")
-                .AddOrUpdate(DicomTag.SpectrallySelectedExcitation, "NONE")
-                .AddOrUpdate(DicomTag.SpatialPresaturation, "NONE")
-                .AddOrUpdate(DicomTag.PartialFourier, "NO")
-                .AddOrUpdate(DicomTag.ParallelAcquisition, "NO"))
-            .AddOrUpdate(DicomTag.MRImagingModifierSequence, new DicomDataset()
-                .AddOrUpdate(DicomTag.MagnetizationTransfer, "NONE")
-                .AddOrUpdate(DicomTag.BloodSignalNulling, "NO")
-                .AddOrUpdate(DicomTag.Tagging, "NONE")
-                .AddOrUpdate(DicomTag.TransmitterFrequency, 63.9)
-                .AddOrUpdate(DicomTag.PixelBandwidth, 200.0))
-            .AddOrUpdate(DicomTag.MRReceiveCoilSequence, new DicomDataset()
-                .AddOrUpdate(DicomTag.ReceiveCoilName, "HEAD")
-                .AddOrUpdate(DicomTag.ReceiveCoilManufacturerName, "Fixture")
-                .AddOrUpdate(DicomTag.ReceiveCoilType, "VOLUME")
-                .AddOrUpdate(DicomTag.QuadratureReceiveCoil, "YES"))
-            .AddOrUpdate(DicomTag.MRTransmitCoilSequence, new DicomDataset()
-                .AddOrUpdate(DicomTag.TransmitCoilName, "BODY")
-                .AddOrUpdate(DicomTag.TransmitCoilManufacturerName, "Fixture")
-                .AddOrUpdate(DicomTag.TransmitCoilType, "BODY"))
+            .AddOrUpdate(DicomTag.MRModifierSequence, Item(
+                (DicomTag.InversionRecovery, "NO"), (DicomTag.FlowCompensation, "NONE"), (DicomTag.Spoiling, "RF"),
+                (DicomTag.T2Preparation, "NO"), (DicomTag.SpectrallySelectedExcitation, "NONE"),
+                (DicomTag.SpatialPresaturation, "NONE"), (DicomTag.PartialFourier, "NO"), (DicomTag.ParallelAcquisition, "NO")))
+            .AddOrUpdate(DicomTag.MRImagingModifierSequence, Item(
+                (DicomTag.MagnetizationTransfer, "NONE"), (DicomTag.BloodSignalNulling, "NO"), (DicomTag.Tagging, "NONE"),
+                (DicomTag.TransmitterFrequency, "63.9"), (DicomTag.PixelBandwidth, "200")))
+            .AddOrUpdate(DicomTag.MRReceiveCoilSequence, Item(
+                (DicomTag.ReceiveCoilName, "HEAD"), (DicomTag.ReceiveCoilManufacturerName, "Fixture"),
+                (DicomTag.ReceiveCoilType, "VOLUME"), (DicomTag.QuadratureReceiveCoil, "YES")))
+            .AddOrUpdate(DicomTag.MRTransmitCoilSequence, Item(
+                (DicomTag.TransmitCoilName, "BODY"), (DicomTag.TransmitCoilManufacturerName, "Fixture"), (DicomTag.TransmitCoilType, "BODY")))
             .AddOrUpdate(DicomTag.MRDiffusionSequence, new DicomDataset()
                 .AddOrUpdate(DicomTag.DiffusionBValue, 0.0)
                 .AddOrUpdate(DicomTag.DiffusionDirectionality, "NONE"))
@@ -207,16 +191,7 @@ public static class MultiFrameFixtures
                 .AddOrUpdate(DicomTag.ImagePositionPatient, -32.0, -32.0, 2.0 * i))).ToArray();
         ds.AddOrUpdate(DicomTag.SharedFunctionalGroupsSequence, shared);
         ds.AddOrUpdate(DicomTag.PerFrameFunctionalGroupsSequence, perFrame);
-        ds.AddOrUpdate(DicomTag.SamplesPerPixel, (ushort)1)
-            .AddOrUpdate(DicomTag.PhotometricInterpretation, "MONOCHROME2")
-            .AddOrUpdate(DicomTag.Rows, (ushort)size)
-            .AddOrUpdate(DicomTag.Columns, (ushort)size)
-            .AddOrUpdate(DicomTag.BitsAllocated, (ushort)16)
-            .AddOrUpdate(DicomTag.BitsStored, (ushort)12)
-            .AddOrUpdate(DicomTag.HighBit, (ushort)11)
-            .AddOrUpdate(DicomTag.PixelRepresentation, (ushort)0)
-            .AddOrUpdate(DicomTag.NumberOfFrames, frames);
-        return ds.AddOrUpdate(new DicomElement(DicomTag.PixelData, DicomVR.OW, FramePixels(frames, size, size, 2, 12)));
+        return SetPixels(ds, size, frames, 16, 12);
     }
 
     /// <summary>
@@ -244,8 +219,9 @@ public static class MultiFrameFixtures
         data.Slice(index * (data.Length / frames), data.Length / frames);
 
     /// <summary>Patient, study, series, equipment and general image attributes every fixture has, and its identity.</summary>
-    private static DicomDataset Common(string name, string modality, string sopClass) => new DicomDataset()
+    private static DicomDataset Common(string name, string modality, string sopClass, params string[] imageType) => new DicomDataset()
         .AddOrUpdate(DicomTag.SOPClassUID, sopClass)
+        .AddOrUpdate(DicomTag.ImageType, imageType)
         .AddOrUpdate(DicomTag.SOPInstanceUID, Uid(name, "instance"))
         .AddOrUpdate(DicomTag.PatientName, "TEST^" + modality)
         .AddOrUpdate(DicomTag.PatientID, modality + "-MF-1")
@@ -269,19 +245,34 @@ public static class MultiFrameFixtures
         .AddOrUpdate(DicomTag.AcquisitionTime, "083100")
         .AddOrUpdate(DicomTag.BurnedInAnnotation, "NO");
 
-    /// <summary>The Image Pixel module of 8-bit MONOCHROME2 frames, and the Multi-frame module's frame count.</summary>
-    private static DicomDataset SetPixels(DicomDataset ds, int size, int frames)
+    /// <summary>The Image Pixel module of unsigned MONOCHROME2 frames (<see cref="FramePixels"/>), and the frame count.</summary>
+    private static DicomDataset SetPixels(DicomDataset ds, int size, int frames, int bitsAllocated = 8, int bitsStored = 8)
     {
-        ds.AddOrUpdate(DicomTag.SamplesPerPixel, (ushort)1)
-            .AddOrUpdate(DicomTag.PhotometricInterpretation, "MONOCHROME2")
-            .AddOrUpdate(DicomTag.Rows, (ushort)size)
-            .AddOrUpdate(DicomTag.Columns, (ushort)size)
-            .AddOrUpdate(DicomTag.BitsAllocated, (ushort)8)
-            .AddOrUpdate(DicomTag.BitsStored, (ushort)8)
-            .AddOrUpdate(DicomTag.HighBit, (ushort)7)
-            .AddOrUpdate(DicomTag.PixelRepresentation, (ushort)0)
-            .AddOrUpdate(DicomTag.NumberOfFrames, frames);
-        return ds.AddOrUpdate(new DicomElement(DicomTag.PixelData, DicomVR.OB, FramePixels(frames, size, size, 1, 8)));
+        var data = FramePixels(frames, size, size, bitsAllocated / 8, bitsStored);
+        return SetImagePixel(ds, size, bitsAllocated, bitsStored, data).AddOrUpdate(DicomTag.NumberOfFrames, frames);
+    }
+
+    /// <summary>
+    /// The Image Pixel module of unsigned MONOCHROME2 square images of <paramref name="size"/>, with
+    /// <paramref name="data"/> as their Pixel Data (OB for 8 bits allocated, else OW).
+    /// </summary>
+    public static DicomDataset SetImagePixel(DicomDataset ds, int size, int bitsAllocated, int bitsStored, byte[] data) => ds
+        .AddOrUpdate(DicomTag.SamplesPerPixel, (ushort)1)
+        .AddOrUpdate(DicomTag.PhotometricInterpretation, "MONOCHROME2")
+        .AddOrUpdate(DicomTag.Rows, (ushort)size)
+        .AddOrUpdate(DicomTag.Columns, (ushort)size)
+        .AddOrUpdate(DicomTag.BitsAllocated, (ushort)bitsAllocated)
+        .AddOrUpdate(DicomTag.BitsStored, (ushort)bitsStored)
+        .AddOrUpdate(DicomTag.HighBit, (ushort)(bitsStored - 1))
+        .AddOrUpdate(DicomTag.PixelRepresentation, (ushort)0)
+        .AddOrUpdate(new DicomElement(DicomTag.PixelData, bitsAllocated == 8 ? DicomVR.OB : DicomVR.OW, data));
+
+    /// <summary>A sequence item of attributes given as text (code strings, decimal strings).</summary>
+    private static DicomDataset Item(params (DicomTag Tag, string Value)[] values)
+    {
+        var item = new DicomDataset();
+        foreach (var (tag, value) in values) item.AddOrUpdate(tag, value);
+        return item;
     }
 
     private static string Uid(string name, string role) => DicomUID.FromName("fixture", "multi-frame", name, role).UID;
