@@ -17,12 +17,16 @@ public sealed record DerivedImage(DicomDataset Dataset, string? SecondaryCapture
 
 /// <summary>
 /// Builds derived and synthetic image instances (PS3.3 C.7.6.1 General Image "derived" attributes, C.12.1 SOP Common
-/// Contributing Equipment and Synthetic Data). A derived image keeps its source's SOP class (CT, MR, CR, DX, SC) and
-/// everything the source says about the patient, study, equipment, frame of reference, image plane and acquisition,
-/// with new pixels, a new series and instance, and references back to the source. Where the new pixels cannot be
-/// valid in the source's IOD (colour from a CT, 8 bits from an MR, ...) it is written as Secondary Capture, which
-/// allows any pixel description, and <see cref="DerivedImage.SecondaryCaptureReason"/> says why. Without a source
-/// it writes a synthetic, de-identified Secondary Capture image in a study of its own.
+/// Contributing Equipment and Synthetic Data). A derived image keeps its source's SOP class (CT, MR, CR, DX, SC, the
+/// multi-frame SCs, Enhanced CT/MR/XA) and everything the source says about the patient, study, equipment, frame of
+/// reference, image plane and acquisition, with new pixels, a new series and instance, and references back to the
+/// source. It has as many frames as its source, frame i made from source frame i; an enhanced source's functional
+/// groups come over item for item. Where the new pixels cannot be valid in the source's IOD (colour from a CT, 8 bits
+/// from an MR, frames from a single-frame IOD or from XA, ...) it is written as Secondary Capture (one frame: SC,
+/// which allows any pixel description; several: Multi-frame Grayscale Byte or Word, or True Color SC), and
+/// <see cref="DerivedImage.SecondaryCaptureReason"/> says why; an enhanced source whose pixels do not fit is refused
+/// instead, as SC would drop its per-frame functional groups. Without a source it writes a synthetic, de-identified
+/// Secondary Capture image in a study of its own.
 /// One builder serves one output series: its series UID, time and number are shared by every image it builds.
 /// </summary>
 public sealed class DerivedImageBuilder
@@ -68,8 +72,9 @@ public sealed class DerivedImageBuilder
     }
 
     /// <summary>
-    /// A derived image of <paramref name="source"/> (any image of CT, MR, CR, DX or SC; others become SC), or, when
-    /// <paramref name="source"/> is null, a synthetic Secondary Capture image.
+    /// A derived image of <paramref name="source"/> (any image of CT, MR, CR, DX, SC or Enhanced CT/MR/XA; others
+    /// become SC), or, when <paramref name="source"/> is null, a synthetic Secondary Capture image.
+    /// <paramref name="pixels"/> has the source's Number of Frames (1 when it has none).
     /// </summary>
     public DerivedImage Build(DicomDataset? source, DerivedPixelData pixels, int instanceNumber)
     {
@@ -575,9 +580,9 @@ public sealed class DerivedImageBuilder
 
     /// <summary>
     /// An enhanced image says what each frame is and where it came from in its functional groups (PS3.3 C.7.6.16):
-    /// Image Type keeps its four values (C.8.13.1.1.1, C.8.15.2.1.1), each Frame Type (MR/CT Image Frame Type, X-ray
-    /// frame characteristics, ...) becomes DERIVED\SECONDARY, and every frame gets a Derivation Image item that
-    /// references its source frame. The General Image attributes that say this for a single-frame image are not part
+    /// Image Type keeps its four values (C.8.13.1.1.1, C.8.15.2.1.1) with value 1 DERIVED, and so does each Frame
+    /// Type (MR/CT Image Frame Type, X-ray frame characteristics, ...), and every frame gets a Derivation Image item
+    /// that references its source frame. The General Image attributes that say this for a single-frame image are not part
     /// of the enhanced IODs and go. A new rescale or window replaces the frames' Pixel Value Transformation and Frame
     /// VOI LUT groups, shared by all frames, as the enhanced IODs have no top-level Modality or VOI LUT.
     /// </summary>
@@ -592,7 +597,7 @@ public sealed class DerivedImageBuilder
             ds.AddOrUpdate(DicomTag.SharedFunctionalGroupsSequence, new DicomDataset());
         var shared = FunctionalGroups(ds, DicomTag.SharedFunctionalGroupsSequence).First();
         // Value 2 stays the source's: the enhanced IODs allow only PRIMARY there (MIXED in Image Type).
-        ds.AddOrUpdate(DicomTag.ImageType, ["DERIVED", .. source.GetValues<string>(DicomTag.ImageType).Skip(1)]);
+        ds.AddOrUpdate(DicomTag.ImageType, ["DERIVED", .. source.GetStringOrDefault(DicomTag.ImageType).Split('\\').Skip(1)]);
         foreach (var macro in frames.Append(shared).SelectMany(g => g.OfType<DicomSequence>()).SelectMany(sq => sq.Items))
             if (macro.TryGetString(DicomTag.FrameType, out var frameType))
                 macro.AddOrUpdate(DicomTag.FrameType, ["DERIVED", .. frameType.Split('\\').Skip(1)]);
