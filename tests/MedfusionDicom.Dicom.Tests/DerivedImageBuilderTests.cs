@@ -6,20 +6,10 @@ namespace MedfusionDicom.Dicom.Tests;
 
 public class DerivedImageBuilderTests(ITestOutputHelper output)
 {
-    private static readonly DateTime When = new(2025, 3, 4, 5, 6, 7);
+    private static readonly DateTime When = DerivedCases.When;
 
-    private static DerivedImageProcessing Denoising(params string[] seed) => new()
-    {
-        DerivationDescription = "Diffusion denoising (DDPM, 50 steps)",
-        DerivationCodes = [DicomCodes.Smoothing],
-        AlgorithmName = "medfusion-denoise",
-        AlgorithmVersion = "1.2.0",
-        ModelName = "ddpm-mr-denoise-v3",
-        SeriesDescription = "Denoised",
-        SeriesNumber = 1001,
-        UidSeed = seed.Length > 0 ? seed : null,
-        ProcessingTime = When,
-    };
+    private static DerivedImageProcessing Denoising(params string[] seed) =>
+        DerivedCases.Denoising with { SeriesNumber = 1001, UidSeed = seed.Length > 0 ? seed : null };
 
     /// <summary>The sources a derived image is checked on (the shared GE series has a test of its own, which skips without it).</summary>
     public static TheoryData<string> Sources() => new() { "corpus:MR_small.dcm", "corpus:CT_small.dcm", "fixture:DX", "fixture:CR" };

@@ -3,7 +3,11 @@ namespace MedfusionDicom.Dicom.Derived;
 /// <summary>
 /// New pixel data, already in stored form (the float32 to stored-value conversion happens before, in
 /// MedfusionDicom.Dicom.Imaging): the Image Pixel module's description and the native little-endian bytes,
-/// frame after frame, planar configuration 0 (colour-by-pixel) when there are several samples.
+/// frame after frame, planar configuration 0 (colour-by-pixel) when there are several samples. A derived image has
+/// its source's frames: <see cref="NumberOfFrames"/> is the source's Number of Frames, and frame i of
+/// <see cref="Data"/> is made from the source's frame i. Several frames that no IOD of the source holds become
+/// multi-frame Secondary Capture, which constrains the encoding (PS3.3 A.8.3-A.8.5): unsigned MONOCHROME2 of 8 bits
+/// allocated and stored (Byte, no rescale) or of 16 allocated and 9 to 16 stored (Word), or 8-bit RGB (True Color).
 /// </summary>
 public sealed record DerivedPixelData(
     int Rows,
@@ -19,14 +23,19 @@ public sealed record DerivedPixelData(
 {
     /// <summary>
     /// Modality LUT of the stored values. Null: the stored values have the source's scale, and the source's
-    /// Rescale Slope/Intercept/Type are carried forward (what a denoiser that keeps the source's encoding writes).
+    /// Rescale Slope/Intercept/Type are carried forward (what a denoiser that keeps the source's encoding writes;
+    /// grayscale only). An enhanced image gets it in its shared Pixel Value Transformation functional group, for every
+    /// frame; null keeps the source's groups.
     /// </summary>
     public double? RescaleSlope { get; init; }
     public double? RescaleIntercept { get; init; }
-    /// <summary>Rescale Type (0028,1054), e.g. HU or US; only written with a slope and intercept.</summary>
+    /// <summary>Rescale Type (0028,1054), e.g. HU or US; only written with a slope and intercept. Null: none, or US in SC and enhanced images, which need one.</summary>
     public string? RescaleType { get; init; }
 
-    /// <summary>Window Center (0028,1050) values, in rescaled units; with <see cref="WindowWidth"/>, one width per center.</summary>
+    /// <summary>
+    /// Window Center (0028,1050) values, in rescaled units; with <see cref="WindowWidth"/>, one width per center. An
+    /// enhanced image gets them in its shared Frame VOI LUT functional group.
+    /// </summary>
     public IReadOnlyList<double>? WindowCenter { get; init; }
     public IReadOnlyList<double>? WindowWidth { get; init; }
 
