@@ -120,7 +120,7 @@ public sealed class DiffusionModelTests : IDisposable
 /// <summary>The demo models bundled under models/ are what `medfusion worker` serves by default.</summary>
 public class BundledModelTests
 {
-    private static string RepoRoot()
+    internal static string RepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "MedfusionDicom.sln"))) return dir.FullName;
