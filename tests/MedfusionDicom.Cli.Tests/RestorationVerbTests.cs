@@ -56,3 +56,54 @@ public class RestorationVerbTests
         Assert.True(a.Zip(b).Count(p => p.First != p.Second) > a.Length / 4);
     }
 }
+
+/// <summary>What the verbs write for multi-frame sources and generated images, checked by dciodvfy.</summary>
+public class MultiFrameVerbTests
+{
+    private static string Temp(string name) => Path.Combine(Directory.CreateTempSubdirectory("verbs").FullName, name);
+
+    private static void AssertValid(string path)
+    {
+        var report = MedfusionDicom.Dicom.Tests.Fixtures.Dciodvfy.Run(path);
+        Assert.True(report.Errors.All(MedfusionDicom.Dicom.Tests.Fixtures.DciodvfyReport.IsToolGap), string.Join("\n", report.Errors));
+    }
+
+    [Theory]
+    [InlineData("mr", 16)]
+    [InlineData("xa", 96)]
+    public void Denoise_processes_every_frame_into_one_derived_instance(string kind, int frames)
+    {
+        var fixture = kind == "mr" ? MedfusionDicom.Dicom.Tests.Fixtures.MultiFrameFixtures.HeartMr() : MedfusionDicom.Dicom.Tests.Fixtures.MultiFrameFixtures.AngioXa();
+        var input = Temp($"{kind}.dcm");
+        new DicomFile(fixture).Save(input);
+        var output = Temp($"{kind}-denoised.dcm");
+        var r = CliRunner.Run("denoise", input, output, "--model", "cdiff-cxr-denoise", "--steps", "2", "--batch-size", "8");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var source = DicomPixelData.Create(fixture);
+        var result = DicomPixelData.Create(DicomFile.Open(output).Dataset);
+        Assert.Equal(frames, result.NumberOfFrames);
+        for (var k = 0; k < frames; k++) Assert.NotEqual(source.GetFrame(k).ToArray(), result.GetFrame(k).ToArray());
+        AssertValid(output);
+    }
+
+    [Fact]
+    public void Sample_writes_synthetic_secondary_capture_that_dciodvfy_accepts()
+    {
+        var dir = Directory.CreateTempSubdirectory("sample").FullName;
+        var r = CliRunner.Run("sample", "--model", "medfusion-cxr", "--label", "NORMAL", "--count", "1", "--steps", "2", "--out", dir);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var file = Assert.Single(Directory.GetFiles(dir, "*.dcm"));
+        var ds = DicomFile.Open(file).Dataset;
+        Assert.Equal("YES", ds.GetString(DicomTag.SyntheticData));
+        Assert.Equal("US", ds.GetString(DicomTag.RescaleType));
+        AssertValid(file);
+    }
+
+    [Fact]
+    public void Colour_input_is_refused_with_a_message_naming_the_photometric_interpretation()
+    {
+        var r = CliRunner.Run("denoise", Path.Combine(CliRunner.Corpus, "SC_rgb_small_odd.dcm"), Temp("x.dcm"), "--model", "cdiff-cxr-denoise");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("Photometric Interpretation RGB", r.Stderr);
+    }
+}
