@@ -1,5 +1,10 @@
 using System.CommandLine;
 using MedfusionDicom.Cli.Commands;
+using MedfusionDicom.Dicom.Codecs;
+
+// Every verb that reads pixels (transcode, store, train, the restoration verbs) decodes compressed files through the
+// default registry, so the codecs are registered once here rather than by each verb.
+GdcmCodecs.RegisterDefault();
 
 var root = new RootCommand("medfusion: a DICOM gateway for generative medical imaging (Medfusion, Med-cDiff)")
 {

@@ -109,7 +109,10 @@ public sealed class GdcmCodec : IDicomCodec
     }
 }
 
-/// <summary>The one entry point: registers GDCM's decoders. Call it explicitly at start-up (no module initializer).</summary>
+/// <summary>
+/// The one entry point: registers GDCM's decoders. Hosts call <see cref="RegisterDefault"/> once at start-up (the
+/// medfusion CLI does in Program.cs); there is no module initializer, and library code never registers on its own.
+/// </summary>
 public static class GdcmCodecs
 {
     public static void Register(DicomCodecRegistry registry)
@@ -118,6 +121,9 @@ public static class GdcmCodecs
         registry.Register(new GdcmCodec());
     }
 
-    /// <summary>Registers GDCM in <see cref="DicomCodecRegistry.Default"/>, which DicomFile.Save and the transcoder use.</summary>
+    /// <summary>
+    /// Registers GDCM in <see cref="DicomCodecRegistry.Default"/>, which DicomFile.Save, the transcoder and the SCU use.
+    /// Loads nothing native: without libgdcm-cil installed, start-up still works and decoding fails saying what to install.
+    /// </summary>
     public static void RegisterDefault() => Register(DicomCodecRegistry.Default);
 }

@@ -82,59 +82,72 @@ public sealed class DicomFile
         return new DicomFile(ds, meta) { Path = path };
     }
 
-    public void Save(string path, DicomTransferSyntax? syntax = null) => SaveAsync(path, syntax).GetAwaiter().GetResult();
-
     /// <summary>Writes the file to a temporary name, flushes it to disk, then renames it: a reader never sees half a file.</summary>
-    public async Task SaveAsync(string path, DicomTransferSyntax? syntax = null, CancellationToken cancellationToken = default)
+    public void Save(string path, DicomTransferSyntax? syntax = null)
     {
-        var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var tmp = System.IO.Path.Combine(dir, "." + System.IO.Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
+        var (dataset, syntaxToWrite) = Prepare(syntax);
+        var target = new AtomicFileTarget(path);
         try
         {
-            await using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous))
+            using (var fs = target.Create(FileOptions.None))
             {
-                await SaveAsync(fs, syntax, cancellationToken).ConfigureAwait(false);
-                await fs.FlushAsync(cancellationToken).ConfigureAwait(false);
+                WritePart10(fs, dataset, syntaxToWrite);
                 fs.Flush(flushToDisk: true);
             }
-            File.Move(tmp, path, overwrite: true);
+            target.Commit();
         }
         catch
         {
-            try { File.Delete(tmp); } catch (IOException) { }
+            target.Abandon();
             throw;
         }
     }
 
-    public void Save(Stream stream, DicomTransferSyntax? syntax = null) => SaveAsync(stream, syntax).GetAwaiter().GetResult();
-
-    public async Task SaveAsync(Stream stream, DicomTransferSyntax? syntax = null, CancellationToken cancellationToken = default)
+    /// <inheritdoc cref="Save(string, DicomTransferSyntax?)"/>
+    public async Task SaveAsync(string path, DicomTransferSyntax? syntax = null, CancellationToken cancellationToken = default)
     {
-        syntax ??= Dataset.InternalTransferSyntax;
-        var dataset = Dataset;
-        if (syntax != Dataset.InternalTransferSyntax)
+        var (dataset, syntaxToWrite) = Prepare(syntax);
+        var target = new AtomicFileTarget(path);
+        try
         {
-            if (syntax.IsEncapsulated && Dataset[DicomTag.PixelData] is DicomElement)
-                throw new DicomException($"the pixel data is not compressed; it cannot be written as {syntax} without an encoder");
-            // Decoding compressed pixels (through the default codec registry) and fixing the pixel VR for big endian
-            // are the transcoder's job; it refuses only what it cannot do correctly.
-            dataset = Imaging.DicomTranscoder.Transcode(this, syntax).Dataset;
+            await using (var fs = target.Create(FileOptions.Asynchronous))
+            {
+                await WritePart10Async(fs, dataset, syntaxToWrite, cancellationToken).ConfigureAwait(false);
+                await fs.FlushAsync(cancellationToken).ConfigureAwait(false);
+                // No asynchronous fsync exists; this waits for the disk once, at the end.
+                fs.Flush(flushToDisk: true);
+            }
+            target.Commit();
         }
-        var meta = BuildMeta(syntax);
-        var preamble = new byte[132];
-        preamble[128] = (byte)'D';
-        preamble[129] = (byte)'I';
-        preamble[130] = (byte)'C';
-        preamble[131] = (byte)'M';
-        await stream.WriteAsync(preamble, cancellationToken).ConfigureAwait(false);
-        await stream.WriteAsync(meta, cancellationToken).ConfigureAwait(false);
-        await DicomWriter.WriteDatasetAsync(stream, dataset, syntax, cancellationToken).ConfigureAwait(false);
+        catch
+        {
+            target.Abandon();
+            throw;
+        }
     }
 
-    /// <summary>The meta group, encoded: its group length, version, the dataset's SOP class/instance, our implementation.</summary>
-    private byte[] BuildMeta(DicomTransferSyntax syntax)
+    /// <summary>Writes preamble, meta group and dataset with synchronous I/O. The file itself is not changed.</summary>
+    public void Save(Stream stream, DicomTransferSyntax? syntax = null)
     {
+        var (dataset, syntaxToWrite) = Prepare(syntax);
+        WritePart10(stream, dataset, syntaxToWrite);
+    }
+
+    /// <summary>Writes preamble, meta group and dataset with asynchronous I/O. The file itself is not changed.</summary>
+    public async Task SaveAsync(Stream stream, DicomTransferSyntax? syntax = null, CancellationToken cancellationToken = default)
+    {
+        var (dataset, syntaxToWrite) = Prepare(syntax);
+        await WritePart10Async(stream, dataset, syntaxToWrite, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The File Meta Information that saving in <paramref name="syntax"/> writes: this file's own group 0002 elements,
+    /// with version, Media Storage SOP class/instance (from the dataset), transfer syntax and our implementation set.
+    /// A new dataset: <see cref="FileMetaInfo"/> is not changed (saving never rewrites it behind the caller's back).
+    /// </summary>
+    public DicomDataset CreateFileMetaInfo(DicomTransferSyntax syntax)
+    {
+        ArgumentNullException.ThrowIfNull(syntax);
         var meta = new DicomDataset();
         foreach (var item in FileMetaInfo)
             if (item.Tag.Group == 0x0002 && item.Tag.Element != 0) meta.AddOrUpdate(item);
@@ -144,11 +157,76 @@ public sealed class DicomFile
         meta.AddOrUpdate(DicomTag.TransferSyntaxUID, syntax.UID.UID);
         meta.AddOrUpdate(DicomTag.ImplementationClassUID, DicomUID.ImplementationClassUidValue);
         meta.AddOrUpdate(DicomTag.ImplementationVersionName, DicomUID.ImplementationVersionNameValue);
-        var body = DicomWriter.Encode(meta, DicomTransferSyntax.ExplicitVRLittleEndian);
+        return meta;
+    }
+
+    /// <summary>What will be written: the dataset, transcoded when the syntax changes, and the syntax itself.</summary>
+    private (DicomDataset Dataset, DicomTransferSyntax Syntax) Prepare(DicomTransferSyntax? syntax)
+    {
+        syntax ??= Dataset.InternalTransferSyntax;
+        if (syntax == Dataset.InternalTransferSyntax) return (Dataset, syntax);
+        if (syntax.IsEncapsulated && Dataset[DicomTag.PixelData] is DicomElement)
+            throw new DicomException($"the pixel data is not compressed; it cannot be written as {syntax} without an encoder");
+        // Decoding compressed pixels (through the default codec registry) and fixing the pixel VR for big endian
+        // are the transcoder's job; it refuses only what it cannot do correctly.
+        return (Imaging.DicomTranscoder.Transcode(this, syntax).Dataset, syntax);
+    }
+
+    private void WritePart10(Stream stream, DicomDataset dataset, DicomTransferSyntax syntax)
+    {
+        stream.Write(Part10Head(syntax));
+        DicomWriter.WriteDataset(stream, dataset, syntax);
+    }
+
+    private async Task WritePart10Async(Stream stream, DicomDataset dataset, DicomTransferSyntax syntax, CancellationToken ct)
+    {
+        await stream.WriteAsync(Part10Head(syntax), ct).ConfigureAwait(false);
+        await DicomWriter.WriteDatasetAsync(stream, dataset, syntax, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The 128-byte preamble, "DICM", and the meta group with its group length, encoded.</summary>
+    private byte[] Part10Head(DicomTransferSyntax syntax)
+    {
+        var body = DicomWriter.Encode(CreateFileMetaInfo(syntax), DicomTransferSyntax.ExplicitVRLittleEndian);
         var groupLength = new DicomDataset().AddOrUpdate(DicomTag.FileMetaInformationGroupLength, (uint)body.Length);
         var head = DicomWriter.Encode(groupLength, DicomTransferSyntax.ExplicitVRLittleEndian);
-        FileMetaInfo.Clear();
-        foreach (var item in meta) FileMetaInfo.AddOrUpdate(item);
-        return [.. head, .. body];
+        var bytes = new byte[PreambleLength + head.Length + body.Length];
+        "DICM"u8.CopyTo(bytes.AsSpan(128));
+        head.CopyTo(bytes.AsSpan(PreambleLength));
+        body.CopyTo(bytes.AsSpan(PreambleLength + head.Length));
+        return bytes;
+    }
+
+    private const int PreambleLength = 132;
+
+    /// <summary>A temporary file beside the target, renamed over it once complete, deleted if anything failed.</summary>
+    private sealed class AtomicFileTarget
+    {
+        private readonly string _path;
+        private readonly string _temporary;
+
+        public AtomicFileTarget(string path)
+        {
+            _path = path;
+            var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+            Directory.CreateDirectory(dir);
+            _temporary = System.IO.Path.Combine(dir, "." + System.IO.Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
+        }
+
+        public FileStream Create(FileOptions options) => new(_temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, options);
+
+        public void Commit() => File.Move(_temporary, _path, overwrite: true);
+
+        public void Abandon()
+        {
+            try
+            {
+                File.Delete(_temporary);
+            }
+            catch (IOException)
+            {
+                // Best effort: the original error is the one that matters.
+            }
+        }
     }
 }

@@ -201,13 +201,12 @@ internal abstract class DicomAssociation
 
     /// <summary>
     /// A write-only stream that packs what is written into P-DATA-TF PDUs of one PDV each. A full buffer is sent only
-    /// when more data follows, so the last PDV can always carry the "last fragment" bit.
+    /// when more data follows, so the last PDV can always carry the "last fragment" bit. Sending is network I/O, so
+    /// only the asynchronous writes are supported: a synchronous one would have to block on the socket.
     /// </summary>
     private sealed class PDataStream : Stream
     {
         private const int Headers = 12;
-        // Room beyond a full PDV for the odd small synchronous write (the dataset writer pads odd values with WriteByte).
-        private const int Slack = 64;
         private readonly DicomAssociation _owner;
         private readonly byte _contextId;
         private readonly bool _command;
@@ -221,7 +220,7 @@ internal abstract class DicomAssociation
             _contextId = contextId;
             _command = command;
             _max = owner.MaxPdvData();
-            var size = Headers + _max + Slack;
+            var size = Headers + _max;
             if (owner._sendBuffer is null || owner._sendBuffer.Length < size) owner._sendBuffer = new byte[size];
             _buf = owner._sendBuffer;
         }
@@ -247,19 +246,14 @@ internal abstract class DicomAssociation
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            if (_count + buffer.Length <= _max + Slack)
-            {
-                buffer.CopyTo(_buf.AsSpan(Headers + _count));
-                _count += buffer.Length;
-                return;
-            }
-            // Only a large synchronous write lands here; the dataset writer never issues one.
-            WriteAsync(buffer.ToArray()).AsTask().GetAwaiter().GetResult();
-        }
+        public override void Write(ReadOnlySpan<byte> buffer) => throw SynchronousWrite();
 
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override void Write(byte[] buffer, int offset, int count) => throw SynchronousWrite();
+
+        public override void WriteByte(byte value) => throw SynchronousWrite();
+
+        private static NotSupportedException SynchronousWrite() =>
+            new("a DIMSE message stream sends PDUs as it fills; write it with WriteAsync (DicomWriter.WriteDatasetAsync)");
 
         public override void Flush()
         {
@@ -268,20 +262,13 @@ internal abstract class DicomAssociation
 
         public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public async ValueTask CompleteAsync()
-        {
-            while (_count > _max) await SendAsync(last: false).ConfigureAwait(false);
-            await SendAsync(last: true).ConfigureAwait(false);
-        }
+        public ValueTask CompleteAsync() => SendAsync(last: true);
 
         private async ValueTask SendAsync(bool last)
         {
-            var n = Math.Min(_count, _max);
-            PduCodec.WriteDataHeaders(_buf, n, _contextId, _command, last);
-            await _owner.Connection.WriteAsync(_buf.AsMemory(0, Headers + n), _owner.Timeouts.Pdu).ConfigureAwait(false);
-            // Bytes written synchronously past a full PDV move to the front for the next PDU.
-            Buffer.BlockCopy(_buf, Headers + n, _buf, Headers, _count - n);
-            _count -= n;
+            PduCodec.WriteDataHeaders(_buf, _count, _contextId, _command, last);
+            await _owner.Connection.WriteAsync(_buf.AsMemory(0, Headers + _count), _owner.Timeouts.Pdu).ConfigureAwait(false);
+            _count = 0;
         }
 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();

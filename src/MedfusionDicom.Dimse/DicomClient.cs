@@ -26,6 +26,12 @@ public sealed record DicomStoreResult(string Path, string? SopInstanceUid, Dicom
 {
     /// <summary>Stored: the peer answered success or a warning.</summary>
     public bool Succeeded => Status is { } s && !s.IsFailure && s.Category != DicomStatusCategory.Cancel;
+
+    /// <summary>
+    /// Not sent because the file is not DICOM at all (no DICM prefix, does not parse as a dataset), as opposed to a
+    /// DICOM file that is broken or refused. Callers walking folders skip these; a file named explicitly is an error.
+    /// </summary>
+    public bool IsNotDicom { get; init; }
 }
 
 /// <summary>A DICOM SCU: C-ECHO, and C-STORE of many files over as few associations as presentation contexts allow.</summary>
@@ -80,6 +86,10 @@ public sealed class DicomClient(DicomClientOptions options, ILoggerFactory? logg
             {
                 sources.Add((results.Count, SourceFile.Probe(path)));
                 results.Add(null!);
+            }
+            catch (NotDicomFileException ex)
+            {
+                results.Add(new DicomStoreResult(path, null, null, ex.Message) { IsNotDicom = true });
             }
             catch (Exception ex) when (ex is DicomException or IOException or UnauthorizedAccessException)
             {
@@ -333,7 +343,7 @@ internal sealed class ClientAssociation : DicomAssociation, IAsyncDisposable
                 if (!pdv.IsCommand) throw new DicomProtocolException("dataset in a response that has none", AbortReason.UnexpectedPduParameter);
                 var response = AppendCommandFragment(pdv, ref responseContext);
                 if (response is null) continue;
-                var respondedTo = response.GetSingleValueOrDefault(DicomTag.MessageIDBeingRespondedTo, (ushort)0);
+                var respondedTo = DimseCommand.MessageIdBeingRespondedTo(response);
                 if (respondedTo != messageId || DimseCommand.CommandField(response) != (DimseCommand.CommandField(command) | 0x8000))
                     throw new DicomProtocolException($"response to message {respondedTo} (command 0x{DimseCommand.CommandField(response):X4}) while waiting for {messageId}");
                 _operations++;

@@ -133,7 +133,7 @@ internal static class DimseCommand
         var rsp = new DicomDataset();
         if (request.TryGetString(DicomTag.AffectedSOPClassUID, out var cls)) rsp.AddOrUpdate(DicomTag.AffectedSOPClassUID, cls);
         rsp.AddOrUpdate(DicomTag.CommandField, (ushort)(CommandField(request) | 0x8000));
-        rsp.AddOrUpdate(DicomTag.MessageIDBeingRespondedTo, request.GetSingleValueOrDefault(DicomTag.MessageID, (ushort)0));
+        rsp.AddOrUpdate(DicomTag.MessageIDBeingRespondedTo, MessageId(request));
         rsp.AddOrUpdate(DicomTag.CommandDataSetType, NoDataSet);
         rsp.AddOrUpdate(DicomTag.Status, status.Code);
         if (request.TryGetString(DicomTag.AffectedSOPInstanceUID, out var inst)) rsp.AddOrUpdate(DicomTag.AffectedSOPInstanceUID, inst);
@@ -142,12 +142,35 @@ internal static class DimseCommand
         return rsp;
     }
 
-    public static ushort CommandField(DicomDataset command) => command.GetSingleValueOrDefault(DicomTag.CommandField, (ushort)0);
+    /// <summary>0 (no such command, answered 0211) when the peer's Command Field is absent or malformed.</summary>
+    public static ushort CommandField(DicomDataset command) => PeerValue(command, DicomTag.CommandField, (ushort)0);
 
-    public static bool HasDataset(DicomDataset command) =>
-        command.GetSingleValueOrDefault(DicomTag.CommandDataSetType, NoDataSet) != NoDataSet;
+    public static bool HasDataset(DicomDataset command) => PeerValue(command, DicomTag.CommandDataSetType, NoDataSet) != NoDataSet;
 
-    public static DicomStatus Status(DicomDataset response) => new(response.GetSingleValueOrDefault(DicomTag.Status, (ushort)0xFFFF));
+    /// <summary>0 when the peer's Message ID is absent or malformed: the response still goes out, with that id.</summary>
+    public static ushort MessageId(DicomDataset command) => PeerValue(command, DicomTag.MessageID, (ushort)0);
+
+    public static ushort MessageIdBeingRespondedTo(DicomDataset response) => PeerValue(response, DicomTag.MessageIDBeingRespondedTo, (ushort)0);
+
+    /// <summary>FFFF (a failure) when the peer's Status is absent or malformed.</summary>
+    public static DicomStatus Status(DicomDataset response) => new(PeerValue(response, DicomTag.Status, (ushort)0xFFFF));
+
+    /// <summary>
+    /// A US field of a command set a peer sent. The dataset getters throw for a present but malformed value (right for
+    /// pixel descriptions); a peer's malformed command field must instead end in a DIMSE status answered on the
+    /// association (0211 for an unknown command, a failure status), so here it reads as the fallback.
+    /// </summary>
+    private static ushort PeerValue(DicomDataset command, DicomTag tag, ushort fallback)
+    {
+        try
+        {
+            return command.GetSingleValueOrDefault(tag, fallback);
+        }
+        catch (DicomValueException)
+        {
+            return fallback;
+        }
+    }
 
     public static byte[] Encode(DicomDataset command)
     {

@@ -44,6 +44,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 112, Level = LogLevel.Warning, Message = "connection from {Peer} closed at once: {Limit} connections already open")]
     public static partial void TooManyConnections(ILogger logger, string peer, int limit);
 
+    [LoggerMessage(EventId = 113, Level = LogLevel.Error, Message = "assoc {AssociationId} from {Peer} ({CallingAE}): storing {SopInstanceUid} failed unexpectedly (a bug in the store handler or the SCP); answered 0110, the association goes on")]
+    public static partial void StoreHandlerFailed(ILogger logger, Exception exception, long associationId, string peer, string callingAE, string sopInstanceUid);
+
+    [LoggerMessage(EventId = 114, Level = LogLevel.Warning, Message = "assoc {AssociationId} from {Peer} ({CallingAE}): cannot write {SopInstanceUid}; answered A700")]
+    public static partial void StoreWriteFailed(ILogger logger, Exception exception, long associationId, string peer, string callingAE, string sopInstanceUid);
+
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "assoc {AssociationId} to {Peer}: associated {CallingAE} -> {CalledAE}, {Accepted}/{Proposed} presentation contexts accepted")]
     public static partial void ClientAssociated(ILogger logger, long associationId, string peer, string callingAE, string calledAE, int accepted, int proposed);
 

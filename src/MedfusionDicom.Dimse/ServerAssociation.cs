@@ -225,7 +225,7 @@ internal sealed class ServerAssociation : DicomAssociation
         var (abstractSyntax, syntax) = Contexts[contextId];
         var sopClass = command.GetStringOrDefault(DicomTag.AffectedSOPClassUID);
         var sopInstance = command.GetStringOrDefault(DicomTag.AffectedSOPInstanceUID);
-        var request = new DicomStoreRequest(_info!, sopClass, sopInstance, syntax, command.GetSingleValueOrDefault(DicomTag.MessageID, (ushort)0));
+        var request = new DicomStoreRequest(_info!, sopClass, sopInstance, syntax, DimseCommand.MessageId(command));
         var op = new Operation(contextId, command) { Request = request };
         if (sopClass != abstractSyntax || !_server.AcceptedSopClasses.Contains(sopClass) || sopClass == DicomUID.Verification.UID)
         {
@@ -252,7 +252,7 @@ internal sealed class ServerAssociation : DicomAssociation
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            (op.Refusal, op.Comment) = MapFailure(ex);
+            (op.Refusal, op.Comment) = MapFailure(ex, sopInstance);
         }
         return op;
     }
@@ -271,7 +271,7 @@ internal sealed class ServerAssociation : DicomAssociation
                 // Disk full or failing: keep reading the dataset (to answer at its end) but stop writing it.
                 instance.Dispose();
                 op.Instance = null;
-                (op.Refusal, op.Comment) = MapFailure(ex);
+                (op.Refusal, op.Comment) = MapFailure(ex, op.SopInstanceUid);
             }
         }
         else op.DiscardedBytes += pdv.Data.Length;
@@ -310,17 +310,30 @@ internal sealed class ServerAssociation : DicomAssociation
         {
             instance.Dispose();
             op.Instance = null;
-            var (status, comment) = MapFailure(ex);
+            var (status, comment) = MapFailure(ex, request.SopInstanceUid);
             Log.StoreFailed(_server.Logger, Id, Connection.Peer, CallingAE, request.SopInstanceUid, status.ToString(), comment);
             return (status, comment);
         }
     }
 
-    /// <summary>A700 when storage failed (disk full, I/O error), the carried status for a failed check, C000 otherwise.</summary>
-    private static (DicomStatus, string) MapFailure(Exception ex) => ex switch
+    /// <summary>
+    /// A700 when storage failed (disk full, I/O error), the carried status for a failed check. Anything else is a bug,
+    /// in the store handler or here: it is logged with its stack trace and answered 0110 with a comment that gives
+    /// nothing of our internals away; the association goes on with the next operation.
+    /// </summary>
+    private (DicomStatus, string) MapFailure(Exception ex, string sopInstanceUid)
     {
-        StoreRefusedException refused => (refused.Status, refused.Message),
-        IOException or UnauthorizedAccessException => (DicomStatus.OutOfResources, "cannot write the instance: " + ex.Message),
-        _ => (DicomStatus.CannotUnderstand, ex.Message),
-    };
+        switch (ex)
+        {
+            case StoreRefusedException refused:
+                return (refused.Status, refused.Message);
+            case IOException or UnauthorizedAccessException:
+                // The message names our paths; it goes to the log, the peer learns only that writing failed.
+                Log.StoreWriteFailed(_server.Logger, ex, Id, Connection.Peer, CallingAE, sopInstanceUid);
+                return (DicomStatus.OutOfResources, "cannot write the instance (I/O error)");
+            default:
+                Log.StoreHandlerFailed(_server.Logger, ex, Id, Connection.Peer, CallingAE, sopInstanceUid);
+                return (DicomStatus.ProcessingFailure, "internal error while storing the instance");
+        }
+    }
 }

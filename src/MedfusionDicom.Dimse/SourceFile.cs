@@ -31,7 +31,8 @@ public sealed class CodecTranscoder(DicomCodecRegistry registry) : IDicomTransco
 
     public DicomFile Transcode(DicomFile file, DicomTransferSyntax to)
     {
-        if (!CanTranscode(file.TransferSyntax, to)) throw new DicomCodecException($"cannot transcode {file.TransferSyntax} to {to}: no codec decodes it");
+        if (to.IsEncapsulated) throw new DicomCodecException($"cannot transcode to {to} ({to.UID.UID}): only decoding is supported");
+        if (!CanTranscode(file.TransferSyntax, to)) throw new DicomCodecException(DicomCodecRegistry.NoCodecMessage(file.TransferSyntax));
         return DicomTranscoder.Transcode(file, to, registry);
     }
 }
@@ -46,19 +47,32 @@ internal sealed record SourceFile(string Path, string SopClassUid, string SopIns
     /// <summary>-1: the dataset has to be parsed and written (no meta group to skip).</summary>
     public bool IsRaw => DatasetOffset >= 0;
 
+    /// <summary>Throws <see cref="NotDicomFileException"/> for a file that is not DICOM at all, <see cref="DicomException"/> for one that is broken.</summary>
     public static SourceFile Probe(string path)
     {
         string metaClass, metaInstance, ts;
         long offset;
+        bool hasPrefix;
         using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096))
         {
             var head = new byte[Math.Min(fs.Length, 64 * 1024)];
             fs.ReadExactly(head);
+            hasPrefix = HasDicmPrefix(head);
             if (!TryMeta(head, head.Length < fs.Length, out metaClass, out metaInstance, out ts, out offset)) offset = -1;
         }
         // The command must name what the dataset says (the meta group can be stale), so read the dataset's first
         // elements: nothing before (0008,0018) can be large, and the file is streamed, not loaded.
-        var file = DicomFile.Open(path, new DicomReaderOptions { StopBeforeTag = new DicomTag(0x0008, 0x0019), InMemoryFileLimit = 0 });
+        DicomFile file;
+        try
+        {
+            file = DicomFile.Open(path, new DicomReaderOptions { StopBeforeTag = new DicomTag(0x0008, 0x0019), InMemoryFileLimit = 0 });
+        }
+        catch (DicomReaderException ex) when (!hasPrefix)
+        {
+            // Without the prefix a file is DICOM only if it parses as a dataset; this one does not (a LICENSE, a README).
+            // The message goes with the file's path in its DicomStoreResult, so it does not repeat it.
+            throw new NotDicomFileException("not a DICOM file (no DICM prefix, and it does not parse as a dataset)", ex);
+        }
         var sopClass = file.Dataset.GetStringOrDefault(DicomTag.SOPClassUID, metaClass);
         var sopInstance = file.Dataset.GetStringOrDefault(DicomTag.SOPInstanceUID, metaInstance);
         if (sopClass.Length == 0 || sopInstance.Length == 0)
@@ -66,12 +80,14 @@ internal sealed record SourceFile(string Path, string SopClassUid, string SopIns
         return new SourceFile(path, sopClass, sopInstance, offset >= 0 ? DicomTransferSyntax.Parse(ts) : file.TransferSyntax, offset);
     }
 
+    private static bool HasDicmPrefix(ReadOnlySpan<byte> head) => head.Length >= 132 && head.Slice(128, 4).SequenceEqual("DICM"u8);
+
     /// <summary>Reads the explicit VR little endian meta group after the 128-byte preamble and "DICM".</summary>
     private static bool TryMeta(ReadOnlySpan<byte> data, bool truncated, out string sopClass, out string sopInstance, out string ts, out long datasetOffset)
     {
         sopClass = sopInstance = ts = "";
         datasetOffset = -1;
-        if (data.Length < 132 || !data.Slice(128, 4).SequenceEqual("DICM"u8)) return false;
+        if (!HasDicmPrefix(data)) return false;
         var pos = 132;
         while (pos + 8 <= data.Length && BinaryPrimitives.ReadUInt16LittleEndian(data[pos..]) == 0x0002)
         {
@@ -102,3 +118,6 @@ internal sealed record SourceFile(string Path, string SopClassUid, string SopIns
         return true;
     }
 }
+
+/// <summary>The file is not DICOM at all (as opposed to a DICOM file that is broken); a folder walk skips such files.</summary>
+internal sealed class NotDicomFileException(string message, Exception inner) : DicomException(message, inner);

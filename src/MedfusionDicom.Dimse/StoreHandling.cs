@@ -26,7 +26,8 @@ public sealed record DicomStoredInstance(DicomStoreRequest Request, string Path,
 /// <summary>
 /// What the C-STORE SCP asks of the application. The SCP streams the dataset to a temporary file next to the chosen
 /// path, checks it, fsyncs it, renames it into place, and only then calls <see cref="InstanceStoredAsync"/>; the
-/// status that returns is the one the SCU receives. Exceptions become A700 (I/O) or C000 (anything else).
+/// status that returns is the one the SCU receives. An IOException becomes A700; any other exception is taken as a bug:
+/// logged with its stack trace and answered 0110 (Processing failure), and the SCP goes on serving.
 /// </summary>
 public interface IDicomStoreHandler
 {

@@ -44,9 +44,12 @@ public sealed class WorkerHost : BackgroundService
         _health.SetStatus(InferenceWorkerMethods.ServiceName, HealthCheckResponse.Types.ServingStatus.NotServing);
         using var catalog = new ModelCatalog();
         await using var scheduler = new InferenceScheduler(_options.Scheduler, _loggerFactory.CreateLogger<InferenceScheduler>());
-        var serverOptions = new MedfusionDicom.Grpc.Server.GrpcServerOptions();
+        var serverOptions = new MedfusionDicom.Grpc.Server.GrpcServerOptions { IncludeExceptionDetails = _options.EnableDetailedErrors };
         serverOptions.Endpoints.Add(new GrpcEndpoint(new IPEndPoint(IPAddress.Parse(_options.ListenAddress), _options.Port), LoadCertificate()));
-        var service = new InferenceWorkerService(catalog, scheduler, _loggerFactory.CreateLogger<InferenceWorkerService>());
+        var service = new InferenceWorkerService(catalog, scheduler, _loggerFactory.CreateLogger<InferenceWorkerService>())
+        {
+            EnableDetailedErrors = _options.EnableDetailedErrors,
+        };
         await using var server = await GrpcServer.StartAsync(serverOptions, [_health.BindService(), service.BindService()], _loggerFactory, stoppingToken).ConfigureAwait(false);
         _addresses.TrySetResult(server.Addresses);
         try

@@ -24,4 +24,7 @@ internal static partial class WorkerLog
 
     [LoggerMessage(7, LogLevel.Information, "Warmed up {Model} in {ElapsedMs:F0} ms")]
     public static partial void WarmedUp(ILogger logger, string model, double elapsedMs);
+
+    [LoggerMessage(8, LogLevel.Error, "Request {RequestId} on {Model} failed with an internal error; answered INTERNAL")]
+    public static partial void RequestFailed(ILogger logger, string requestId, string model, Exception exception);
 }

@@ -16,6 +16,11 @@ public sealed class WorkerOptions
     public string? TlsKeyPath { get; set; }
     public bool WarmUp { get; set; } = true;
     /// <summary>
+    /// Puts exception messages of internal errors into the gRPC status sent to callers (MEDFUSION_Worker__EnableDetailedErrors=true).
+    /// Off by default: they can name files and internals of the worker; the log always has them, with the stack trace.
+    /// </summary>
+    public bool EnableDetailedErrors { get; set; }
+    /// <summary>
     /// Batching is off by default: on a CPU, libtorch ran one batch of 8 slower than 8 single images
     /// (bench/RESULTS.md, "Inference worker"). Turn it on (Worker:Scheduler:DynamicBatching) on a GPU.
     /// </summary>

@@ -100,12 +100,15 @@ public sealed class RawPeer : IAsyncDisposable
         DimseCommand.Encode(DimseCommand.StoreRequest(messageId, sopClass, sopInstance));
 
     /// <summary>The status of the next DIMSE response (a single-PDV command).</summary>
-    public async Task<DicomStatus> ReadStatusAsync()
+    public async Task<DicomStatus> ReadStatusAsync() => DimseCommand.Status(await ReadResponseAsync());
+
+    /// <summary>The next DIMSE response's command set (a single-PDV command).</summary>
+    public async Task<DicomDataset> ReadResponseAsync()
     {
         var pdu = await ReadPduAsync() ?? throw new InvalidOperationException("closed instead of answering");
         Assert.Equal(PduType.DataTransfer, pdu.Type);
         Assert.True((pdu.Body[5] & 3) == 3, "response is not a single last command fragment");
-        return DimseCommand.Status(DimseCommand.Decode(pdu.Body[6..]));
+        return DimseCommand.Decode(pdu.Body[6..]);
     }
 
     public async ValueTask DisposeAsync()

@@ -35,7 +35,7 @@ public sealed class TempDir : IDisposable
 /// <summary>Collects log lines so tests can check that failures are logged (and with which association).</summary>
 public sealed class ListLoggerFactory : ILoggerFactory
 {
-    public ConcurrentQueue<(LogLevel Level, string Message)> Lines { get; } = new();
+    public ConcurrentQueue<(LogLevel Level, string Message, Exception? Exception)> Lines { get; } = new();
 
     public ILogger CreateLogger(string categoryName) => new ListLogger(this);
 
@@ -54,7 +54,7 @@ public sealed class ListLoggerFactory : ILoggerFactory
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner.Lines.Enqueue((logLevel, formatter(state, exception)));
+            owner.Lines.Enqueue((logLevel, formatter(state, exception), exception));
     }
 }
 

@@ -16,6 +16,8 @@ internal sealed class StepModel(ModelDescriptor descriptor) : IInferenceModel
     /// <summary>While reset, every step waits here: holds a job running for as long as a test needs, however slow the machine.</summary>
     public ManualResetEventSlim Gate { get; } = new(initialState: true);
     public ConcurrentQueue<int> BatchSizes { get; } = new();
+    /// <summary>When set, every batch throws it (after its first step), as a model with a bug would.</summary>
+    public Exception? Failure { get; set; }
     public int StepsRun => _stepsRun;
     public int Running => _running;
     /// <summary>Steps completed when the batch's cancellation token fired (-1 if it did not).</summary>
@@ -44,6 +46,7 @@ internal sealed class StepModel(ModelDescriptor descriptor) : IInferenceModel
                 Thread.Sleep(StepTime);
                 Interlocked.Increment(ref _stepsRun);
                 onStep(step, settings.Steps);
+                if (Failure is { } failure) throw failure;
             }
             return inputs.Select(Answer).ToList();
         }

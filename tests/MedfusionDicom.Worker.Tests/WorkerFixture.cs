@@ -5,6 +5,7 @@ using MedfusionDicom.Grpc.Server;
 using MedfusionDicom.Worker.Models;
 using MedfusionDicom.Worker.Scheduling;
 using MedfusionDicom.Worker.Service;
+using Microsoft.Extensions.Logging;
 
 namespace MedfusionDicom.Worker.Tests;
 
@@ -24,11 +25,15 @@ internal sealed class WorkerFixture : IAsyncDisposable
     public ModelCatalog Catalog { get; }
     public GrpcChannel Channel { get; }
 
-    public static async Task<WorkerFixture> StartAsync(SchedulerOptions? options = null, params IInferenceModel[] models)
+    public static Task<WorkerFixture> StartAsync(SchedulerOptions? options = null, params IInferenceModel[] models) =>
+        StartAsync(options, detailedErrors: false, logger: null, models);
+
+    public static async Task<WorkerFixture> StartAsync(SchedulerOptions? options, bool detailedErrors, ILogger<InferenceWorkerService>? logger,
+        params IInferenceModel[] models)
     {
         var catalog = new ModelCatalog(models);
         var scheduler = new InferenceScheduler(options ?? new SchedulerOptions());
-        var service = new InferenceWorkerService(catalog, scheduler);
+        var service = new InferenceWorkerService(catalog, scheduler, logger) { EnableDetailedErrors = detailedErrors };
         var serverOptions = new GrpcServerOptions();
         serverOptions.Endpoints.Add(new GrpcEndpoint(new IPEndPoint(IPAddress.Loopback, 0)));
         var server = await GrpcServer.StartAsync(serverOptions, [service.BindService(), new HealthService().BindService()]);

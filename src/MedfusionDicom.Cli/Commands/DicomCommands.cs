@@ -1,6 +1,5 @@
 using System.CommandLine;
 using MedfusionDicom.Dicom;
-using MedfusionDicom.Dicom.Codecs;
 using MedfusionDicom.Dicom.Imaging;
 using MedfusionDicom.Dicom.Json;
 
@@ -54,7 +53,6 @@ internal static class DicomCommands
         CliAction.Set(cmd, async (parse, ct) =>
         {
             var target = DicomTransferSyntax.Parse(parse.GetValue(syntax)!);
-            GdcmCodecs.RegisterDefault();
             var source = await DicomFile.OpenAsync(parse.GetValue(input)!, cancellationToken: ct);
             var result = DicomTranscoder.Transcode(source, target);
             await result.SaveAsync(parse.GetValue(output)!, target, ct);

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using MedfusionDicom.Dicom.Codecs;
 using System.Diagnostics;
 using MedfusionDicom.Dimse;
 using Microsoft.Extensions.Logging;
@@ -21,8 +20,6 @@ public static class DimseCommands
 
     private static DicomClientOptions ClientOptions(ParseResult parse, Argument<string> host, Argument<int> port, Option<string> called, Option<string> calling)
     {
-        // Files the peer does not accept in their own compressed syntax are decompressed through GDCM.
-        GdcmCodecs.RegisterDefault();
         return new()
         {
             Host = parse.GetValue(host)!,
@@ -50,22 +47,55 @@ public static class DimseCommands
     private static Command Store()
     {
         var (host, port, called, calling) = (Host(), Port(), CalledAet(), CallingAet());
-        var paths = new Argument<string[]>("PATH") { Description = "files or folders (recursive) to send", Arity = ArgumentArity.OneOrMore };
+        var paths = new Argument<string[]>("PATH")
+        {
+            Description = "files or folders (recursive) to send; below a folder, files that are not DICOM are skipped",
+            Arity = ArgumentArity.OneOrMore,
+        };
         var command = new Command("store", "send DICOM files to a peer with C-STORE") { host, port, paths, called, calling };
         CliAction.Set(command, async (parse, ct) =>
         {
             var options = ClientOptions(parse, host, port, called, calling);
-            var files = DicomClient.ExpandPaths(parse.GetValue(paths)!).ToList();
+            var files = StoreInputs(parse.GetValue(paths)!);
             var watch = Stopwatch.StartNew();
-            var results = await new DicomClient(options).StoreAsync(files, ct).ConfigureAwait(false);
-            var failed = results.Where(r => !r.Succeeded).ToList();
+            var results = await new DicomClient(options).StoreAsync(files.Select(f => f.Path), ct).ConfigureAwait(false);
+            // A folder holds what the user did not pick one by one (LICENSE, README); a file named explicitly was meant.
+            var outcomes = results.Zip(files, (r, f) => (Result: r, Input: f, Skipped: r.IsNotDicom && f.FromFolder)).ToList();
+            var skipped = outcomes.Where(o => o.Skipped).Select(o => o.Input.DisplayName).ToList();
+            var sent = outcomes.Where(o => !o.Skipped).Select(o => o.Result).ToList();
+            var failed = sent.Where(r => !r.Succeeded).ToList();
             foreach (var r in failed) Console.Error.WriteLine($"medfusion: {r.Path}: {r.Error ?? $"status {r.Status}"}");
             var seconds = watch.Elapsed.TotalSeconds;
-            Console.WriteLine($"stored {results.Count - failed.Count} of {results.Count} instances to {options.Host}:{options.Port} {options.CalledAE}, " +
-                $"{failed.Count} failed, in {seconds:0.00} s ({(results.Count - failed.Count) / Math.Max(seconds, 1e-6):0.0} instances/s)");
+            Console.WriteLine($"stored {sent.Count - failed.Count} of {sent.Count} instances to {options.Host}:{options.Port} {options.CalledAE}, " +
+                $"{failed.Count} failed, in {seconds:0.00} s ({(sent.Count - failed.Count) / Math.Max(seconds, 1e-6):0.0} instances/s)");
+            if (skipped.Count > 0) Console.WriteLine(SkippedSummary(skipped));
             return failed.Count == 0 ? CliAction.Ok : CliAction.Failed;
         });
         return command;
+    }
+
+    /// <summary>A file to send, whether a folder walk found it, and how the summary names it (relative to that folder).</summary>
+    private sealed record StoreInput(string Path, bool FromFolder, string DisplayName);
+
+    private static List<StoreInput> StoreInputs(IEnumerable<string> pathsOrFolders)
+    {
+        var inputs = new List<StoreInput>();
+        foreach (var p in pathsOrFolders)
+        {
+            if (Directory.Exists(p))
+                inputs.AddRange(DicomClient.ExpandPaths([p]).Select(f => new StoreInput(f, true, Path.GetRelativePath(p, f))));
+            else inputs.Add(new StoreInput(p, false, p));
+        }
+        return inputs;
+    }
+
+    private const int SkippedNamesShown = 10;
+
+    private static string SkippedSummary(IReadOnlyList<string> names)
+    {
+        var shown = string.Join(", ", names.Take(SkippedNamesShown));
+        var more = names.Count > SkippedNamesShown ? $" and {names.Count - SkippedNamesShown} more" : "";
+        return $"skipped {names.Count} non-DICOM file{(names.Count == 1 ? "" : "s")}: {shown}{more}";
     }
 
     private static Command Scp()
@@ -123,7 +153,9 @@ public static class DimseCommands
             {
                 if (!IsEnabled(logLevel)) return;
                 var line = $"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel.ToString()[..4].ToLowerInvariant()} {formatter(state, exception)}";
-                if (exception is not null) line += " | " + exception.GetType().Name + ": " + exception.Message.ReplaceLineEndings(" ");
+                // An error is a bug to be found from this log: its stack trace is kept; warnings carry only the message.
+                if (exception is not null)
+                    line += logLevel >= LogLevel.Error ? Environment.NewLine + exception : " | " + exception.GetType().Name + ": " + exception.Message.ReplaceLineEndings(" ");
                 Console.Error.WriteLine(line);
             }
         }

@@ -333,10 +333,25 @@ internal sealed class DicomParser
         if (tag.IsPrivate) return tag.IsPrivateCreator ? DicomVR.LO : DicomVR.UN;
         var vr = tag.DictionaryEntry.ValueRepresentation;
         if (vr == DicomVR.NONE) return DicomVR.UN;
-        if (vr == DicomVR.US && PixelRepresentationDependent.Contains(tag.Value)
-            && ds.TryGetSingleValue<ushort>(DicomTag.PixelRepresentation, out var pr) && pr == 1)
+        if (vr == DicomVR.US && PixelRepresentationDependent.Contains(tag.Value) && IsSigned(ds))
             return DicomVR.SS;
         return vr;
+    }
+
+    /// <summary>
+    /// Only picks the VR of a value whose bytes are kept as read; an unreadable Pixel Representation must not stop
+    /// the file from being read. It fails later, naming the tag, when someone reads it to interpret pixels.
+    /// </summary>
+    private static bool IsSigned(DicomDataset ds)
+    {
+        try
+        {
+            return ds.TryGetSingleValue<ushort>(DicomTag.PixelRepresentation, out var pr) && pr == 1;
+        }
+        catch (DicomValueException)
+        {
+            return false;
+        }
     }
 
     private static char Printable(byte b) => b is >= 0x20 and < 0x7F ? (char)b : '?';

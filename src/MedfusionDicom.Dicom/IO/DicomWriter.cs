@@ -14,18 +14,32 @@ public static class DicomWriter
     private const int FlushThreshold = 256 * 1024;
     private const long StreamedValueThreshold = 64 * 1024;
 
-    public static void WriteDataset(Stream stream, DicomDataset dataset, DicomTransferSyntax syntax) =>
-        WriteDatasetAsync(stream, dataset, syntax).GetAwaiter().GetResult();
+    /// <summary>Writes with synchronous I/O only (for callers without an async context, e.g. a MemoryStream).</summary>
+    public static void WriteDataset(Stream stream, DicomDataset dataset, DicomTransferSyntax syntax)
+    {
+        var target = OutputFor(stream, syntax);
+        try
+        {
+            foreach (var chunk in Chunks(dataset, syntax)) chunk.WriteTo(target);
+        }
+        finally
+        {
+            if (target != stream) target.Dispose();
+        }
+    }
 
+    /// <summary>Writes with asynchronous I/O only: no synchronous call reaches <paramref name="stream"/>.</summary>
     public static async Task WriteDatasetAsync(Stream stream, DicomDataset dataset, DicomTransferSyntax syntax, CancellationToken cancellationToken = default)
     {
-        if (syntax.IsDeflate)
+        var target = OutputFor(stream, syntax);
+        try
         {
-            await using var deflate = new DeflateStream(stream, CompressionLevel.Optimal, leaveOpen: true);
-            await WriteItemsAsync(deflate, dataset, explicitVr: true, bigEndian: false, cancellationToken).ConfigureAwait(false);
-            return;
+            foreach (var chunk in Chunks(dataset, syntax)) await chunk.WriteToAsync(target, cancellationToken).ConfigureAwait(false);
         }
-        await WriteItemsAsync(stream, dataset, syntax.IsExplicitVR, syntax.IsBigEndian, cancellationToken).ConfigureAwait(false);
+        finally
+        {
+            if (target != stream) await target.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>The dataset's encoding as bytes (for command sets and small datasets).</summary>
@@ -36,7 +50,19 @@ public static class DicomWriter
         return ms.ToArray();
     }
 
-    internal static async Task WriteItemsAsync(Stream stream, DicomDataset dataset, bool explicitVr, bool bigEndian, CancellationToken ct)
+    /// <summary>Deflated syntaxes compress explicit VR little endian; disposing the deflater writes its last block.</summary>
+    private static Stream OutputFor(Stream stream, DicomTransferSyntax syntax) =>
+        syntax.IsDeflate ? new DeflateStream(stream, CompressionLevel.Optimal, leaveOpen: true) : stream;
+
+    private static IEnumerable<Chunk> Chunks(DicomDataset dataset, DicomTransferSyntax syntax) =>
+        syntax.IsDeflate ? Chunks(dataset, explicitVr: true, bigEndian: false) : Chunks(dataset, syntax.IsExplicitVR, syntax.IsBigEndian);
+
+    /// <summary>
+    /// The encoding as a sequence of pieces to write, in order: the one place that decides the bytes, shared by the
+    /// synchronous and the asynchronous writer, which differ only in how they hand each piece to the stream. A yielded
+    /// piece of encoder bytes is valid until the next one is asked for.
+    /// </summary>
+    private static IEnumerable<Chunk> Chunks(DicomDataset dataset, bool explicitVr, bool bigEndian)
     {
         var enc = new Encoder(explicitVr, bigEndian);
         foreach (var item in dataset)
@@ -46,16 +72,25 @@ public static class DicomWriter
             {
                 case DicomElement e when e.Length >= StreamedValueThreshold:
                     enc.Header(e.Tag, e.ValueRepresentation, PaddedLength(e.Length));
-                    await enc.FlushAsync(stream, ct).ConfigureAwait(false);
-                    await CopyValueAsync(stream, e, bigEndian, ct).ConfigureAwait(false);
+                    yield return enc.Pending();
+                    var unit = e.ValueRepresentation == DicomVR.AT ? 2 : e.ValueRepresentation.UnitSize;
+                    if (bigEndian && unit > 1)
+                    {
+                        var swapped = e.Buffer.Memory.ToArray();
+                        ByteSwap.InPlace(swapped, unit);
+                        yield return Chunk.Of(swapped);
+                    }
+                    else yield return Chunk.Of(e.Buffer);
+                    enc.PadOdd(e.Length, e.ValueRepresentation.PaddingByte);
                     break;
                 case DicomFragmentSequence f:
                     enc.Header(f.Tag, f.ValueRepresentation, 0xFFFFFFFF);
                     foreach (var frag in f.Fragments.Prepend(f.OffsetTable))
                     {
                         enc.ItemHeader(DicomTag.Item, (uint)PaddedLength(frag.Size));
-                        await enc.FlushAsync(stream, ct).ConfigureAwait(false);
-                        await CopyBytesAsync(stream, frag, ct).ConfigureAwait(false);
+                        yield return enc.Pending();
+                        yield return Chunk.Of(frag);
+                        enc.PadOdd(frag.Size, 0);
                     }
                     enc.ItemHeader(DicomTag.SequenceDelimitationItem, 0);
                     break;
@@ -63,9 +98,9 @@ public static class DicomWriter
                     enc.Item(item);
                     break;
             }
-            if (enc.Pending >= FlushThreshold) await enc.FlushAsync(stream, ct).ConfigureAwait(false);
+            if (enc.PendingCount >= FlushThreshold) yield return enc.Pending();
         }
-        await enc.FlushAsync(stream, ct).ConfigureAwait(false);
+        if (enc.PendingCount > 0) yield return enc.Pending();
     }
 
     /// <summary>Group lengths other than the meta group's are retired; the writer leaves them out.</summary>
@@ -73,30 +108,46 @@ public static class DicomWriter
 
     private static long PaddedLength(long n) => (n + 1) & ~1L;
 
-    private static async Task CopyValueAsync(Stream stream, DicomElement e, bool bigEndian, CancellationToken ct)
+    /// <summary>One piece of output: bytes in memory, or a value streamed from where it lives (a file) without loading it whole.</summary>
+    internal readonly struct Chunk
     {
-        var unit = e.ValueRepresentation == DicomVR.AT ? 2 : e.ValueRepresentation.UnitSize;
-        if (bigEndian && unit > 1)
+        private readonly ReadOnlyMemory<byte> _bytes;
+        private readonly IByteBuffer? _source;
+
+        private Chunk(ReadOnlyMemory<byte> bytes, IByteBuffer? source)
         {
-            var copy = e.Buffer.Memory.ToArray();
-            ByteSwap.InPlace(copy, unit);
-            await stream.WriteAsync(copy, ct).ConfigureAwait(false);
-            if ((copy.Length & 1) == 1) stream.WriteByte(e.ValueRepresentation.PaddingByte);
-            return;
+            _bytes = bytes;
+            _source = source;
         }
-        await CopyBytesAsync(stream, e.Buffer, ct, e.ValueRepresentation.PaddingByte).ConfigureAwait(false);
+
+        public static Chunk Of(ReadOnlyMemory<byte> bytes) => new(bytes, null);
+
+        public static Chunk Of(IByteBuffer buffer) => buffer is MemoryByteBuffer mem ? new(mem.Memory, null) : new(default, buffer);
+
+        public void WriteTo(Stream stream)
+        {
+            if (_source is null)
+            {
+                stream.Write(_bytes.Span);
+                return;
+            }
+            using var src = _source.OpenRead();
+            src.CopyTo(stream, CopyBufferSize);
+        }
+
+        public async ValueTask WriteToAsync(Stream stream, CancellationToken ct)
+        {
+            if (_source is null)
+            {
+                await stream.WriteAsync(_bytes, ct).ConfigureAwait(false);
+                return;
+            }
+            await using var src = _source.OpenRead();
+            await src.CopyToAsync(stream, CopyBufferSize, ct).ConfigureAwait(false);
+        }
     }
 
-    private static async Task CopyBytesAsync(Stream stream, IByteBuffer buffer, CancellationToken ct, byte padding = 0)
-    {
-        if (buffer is MemoryByteBuffer mem) await stream.WriteAsync(mem.Memory, ct).ConfigureAwait(false);
-        else
-        {
-            await using var src = buffer.OpenRead();
-            await src.CopyToAsync(stream, 81920, ct).ConfigureAwait(false);
-        }
-        if ((buffer.Size & 1) == 1) stream.WriteByte(padding);
-    }
+    private const int CopyBufferSize = 81920;
 
     /// <summary>Encodes headers and small items into a growing buffer that is flushed to the stream at safe points.</summary>
     internal sealed class Encoder(bool explicitVr, bool bigEndian)
@@ -104,13 +155,22 @@ public static class DicomWriter
         // Starts small: command sets and meta groups are a few hundred bytes; the buffer grows to FlushThreshold for datasets.
         private readonly ArrayBufferWriter<byte> _out = new(1024);
 
-        public int Pending => _out.WrittenCount;
+        public int PendingCount => _out.WrittenCount;
 
-        public async ValueTask FlushAsync(Stream stream, CancellationToken ct)
+        /// <summary>The bytes encoded so far, to be written before anything else is encoded (the buffer is then reused).</summary>
+        public Chunk Pending()
         {
-            if (_out.WrittenCount == 0) return;
-            await stream.WriteAsync(_out.WrittenMemory, ct).ConfigureAwait(false);
+            var chunk = Chunk.Of(_out.WrittenMemory);
             _out.ResetWrittenCount();
+            return chunk;
+        }
+
+        /// <summary>The padding byte after a value of odd length that was written around the encoder (streamed).</summary>
+        public void PadOdd(long length, byte padding)
+        {
+            if ((length & 1) == 0) return;
+            _out.GetSpan(1)[0] = padding;
+            _out.Advance(1);
         }
 
         public byte[] ToArray() => _out.WrittenSpan.ToArray();

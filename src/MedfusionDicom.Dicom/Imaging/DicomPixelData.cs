@@ -32,7 +32,10 @@ public sealed record DicomPixelDescription(
 
     public bool IsSubsampled422 => PhotometricInterpretation is "YBR_FULL_422" or "YBR_PARTIAL_422";
 
-    /// <summary>Reads the description from a dataset, with the defaults PS3.3 allows (one frame, planar 0, unsigned).</summary>
+    /// <summary>
+    /// Reads the description from a dataset, with the defaults PS3.3 allows (one frame, planar 0, unsigned) for
+    /// elements that are absent. One that is present but unreadable throws <see cref="DicomValueException"/> naming it.
+    /// </summary>
     public static DicomPixelDescription FromDataset(DicomDataset ds)
     {
         var rows = Required(ds, DicomTag.Rows);
@@ -44,7 +47,8 @@ public sealed record DicomPixelDescription(
         var pixelRep = ds.GetSingleValueOrDefault<int>(DicomTag.PixelRepresentation, 0);
         var photometric = ds.GetStringOrDefault(DicomTag.PhotometricInterpretation, samples == 1 ? "MONOCHROME2" : "RGB").Trim();
         var planar = samples > 1 ? ds.GetSingleValueOrDefault<int>(DicomTag.PlanarConfiguration, 0) : 0;
-        var frames = ds.TryGetString(DicomTag.NumberOfFrames, out var nf) && int.TryParse(nf.Trim(), out var n) && n > 0 ? n : 1;
+        // Some writers put 0 in Number of Frames of a single-frame image; that one reading is taken as 1.
+        var frames = Math.Max(ds.GetSingleValueOrDefault(DicomTag.NumberOfFrames, 1), 1);
         var d = new DicomPixelDescription(rows, columns, samples, bitsAllocated, bitsStored, highBit, pixelRep, photometric, planar, frames);
         d.Validate();
         return d;
@@ -53,7 +57,7 @@ public sealed record DicomPixelDescription(
     private static int Required(DicomDataset ds, DicomTag tag)
     {
         if (!ds.TryGetSingleValue<int>(tag, out var v))
-            throw new DicomCodecException($"pixel data needs {tag} {tag.DictionaryEntry.Keyword}, which is missing or unreadable");
+            throw new DicomCodecException($"pixel data needs {tag} {tag.DictionaryEntry.Keyword}, which is missing or empty");
         return v;
     }
 

@@ -16,7 +16,10 @@ public interface IDicomCodec
     DicomDecodedFrame Decode(ReadOnlyMemory<byte> frame, DicomPixelDescription description, DicomTransferSyntax syntax);
 }
 
-/// <summary>Codecs by transfer syntax. Codecs live outside the core (e.g. MedfusionDicom.Dicom.Codecs) and register here.</summary>
+/// <summary>
+/// Codecs by transfer syntax. Codecs live outside the core (MedfusionDicom.Dicom.Codecs) and are registered
+/// explicitly by the host at start-up (GdcmCodecs.RegisterDefault()); nothing is registered implicitly.
+/// </summary>
 public sealed class DicomCodecRegistry
 {
     private readonly Dictionary<string, IDicomCodec> _codecs = new(StringComparer.Ordinal);
@@ -40,7 +43,12 @@ public sealed class DicomCodecRegistry
 
     public IDicomCodec Get(DicomTransferSyntax syntax) => TryGet(syntax, out var codec)
         ? codec
-        : throw new DicomCodecException($"no codec is registered for {syntax} ({syntax.UID.UID}); register one (e.g. GdcmCodecs.Register) to decode it");
+        : throw new DicomCodecException(NoCodecMessage(syntax));
+
+    /// <summary>Says which syntax has no codec and how to get one, so that the message alone tells the user what to do.</summary>
+    public static string NoCodecMessage(DicomTransferSyntax syntax) =>
+        $"no codec is registered for {syntax.UID.Name} ({syntax.UID.UID}); GDCM decodes JPEG, JPEG-LS, JPEG 2000 and RLE: "
+        + "install Debian's libgdcm-cil (scripts/bootstrap) and call GdcmCodecs.RegisterDefault() from MedfusionDicom.Dicom.Codecs at start-up";
 
     public IReadOnlyList<DicomTransferSyntax> TransferSyntaxes
     {

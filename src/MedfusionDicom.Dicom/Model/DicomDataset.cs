@@ -54,7 +54,7 @@ public sealed class DicomDataset : IEnumerable<DicomItem>
     public DicomDataset AddOrUpdate(DicomItem item)
     {
         if (item.Tag == DicomTag.SpecificCharacterSet) _charset = null;
-        if (item is DicomSequence sq) foreach (var child in sq.Items) child.Parent = this;
+        if (item is DicomSequence sq) sq.AttachTo(this);
         _items[item.Tag.Value] = item;
         return this;
     }
@@ -63,6 +63,8 @@ public sealed class DicomDataset : IEnumerable<DicomItem>
     internal void AddRead(DicomItem item)
     {
         if (item.Tag == DicomTag.SpecificCharacterSet) _charset = null;
+        // Linked here, once, so that nested items inherit the character set without any getter having to fix links up.
+        if (item is DicomSequence sq) sq.AttachTo(this);
         _items[item.Tag.Value] = item;
     }
 
@@ -165,49 +167,48 @@ public sealed class DicomDataset : IEnumerable<DicomItem>
         return values[0];
     }
 
+    /// <summary>
+    /// The first value, or <paramref name="defaultValue"/> when the element is absent or empty. A value that is present
+    /// but cannot be read as <typeparamref name="T"/> throws <see cref="DicomValueException"/>; see <see cref="TryGetSingleValue{T}"/>.
+    /// </summary>
     public T GetSingleValueOrDefault<T>(DicomTag tag, T defaultValue) => TryGetSingleValue<T>(tag, out var v) ? v : defaultValue;
 
+    /// <summary>
+    /// False when the element is absent or has no value (an empty type 2 element). A value that is there but cannot be
+    /// read as <typeparamref name="T"/> (a malformed number, too few bytes for one value, a sequence) throws
+    /// <see cref="DicomValueException"/> naming the tag: a default in its place (e.g. unsigned for signed CT pixels)
+    /// would be silently wrong, which is worse than failing.
+    /// </summary>
     public bool TryGetSingleValue<T>(DicomTag tag, out T value)
     {
-        if (this[tag] is DicomElement e)
-        {
-            try
-            {
-                var values = DicomValueCodec.DecodeValues<T>(e, CharacterSet);
-                if (values.Length > 0)
-                {
-                    value = values[0];
-                    return true;
-                }
-            }
-            catch (DicomValueException)
-            {
-            }
-        }
         value = default!;
-        return false;
+        switch (this[tag])
+        {
+            case null:
+                return false;
+            case DicomElement e:
+                if (e.Length == 0 || IsOnlyPadding(e)) return false;
+                var values = DicomValueCodec.DecodeValues<T>(e, CharacterSet);
+                if (values.Length == 0)
+                    throw new DicomValueException($"{tag} {tag.DictionaryEntry.Keyword} {e.ValueRepresentation} holds {e.Length} bytes, too few for one value");
+                value = values[0];
+                return true;
+            case var other:
+                throw new DicomValueException($"{tag} {tag.DictionaryEntry.Keyword} is a {other.ValueRepresentation}, not an element with a value");
+        }
     }
 
-    public DicomSequence GetSequence(DicomTag tag)
-    {
-        if (this[tag] is DicomSequence sq)
-        {
-            foreach (var i in sq.Items) i.Parent = this;
-            return sq;
-        }
-        throw new DicomValueException($"{tag} {tag.DictionaryEntry.Keyword} is not a sequence in the dataset");
-    }
+    /// <summary>A string value of nothing but spaces or NULs is an empty value written with padding.</summary>
+    private bool IsOnlyPadding(DicomElement e) =>
+        e.ValueRepresentation.IsString && DicomValueCodec.DecodeString(e, CharacterSet).Length == 0;
+
+    public DicomSequence GetSequence(DicomTag tag) => this[tag] as DicomSequence
+        ?? throw new DicomValueException($"{tag} {tag.DictionaryEntry.Keyword} is not a sequence in the dataset");
 
     public bool TryGetSequence(DicomTag tag, out DicomSequence sequence)
     {
-        if (this[tag] is DicomSequence sq)
-        {
-            foreach (var i in sq.Items) i.Parent = this;
-            sequence = sq;
-            return true;
-        }
-        sequence = null!;
-        return false;
+        sequence = (this[tag] as DicomSequence)!;
+        return sequence is not null;
     }
 
     /// <summary>The raw value bytes (little-endian) of a plain element.</summary>

@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using MedfusionDicom.Dicom.IO;
 
 namespace MedfusionDicom.Dicom;
@@ -36,14 +37,44 @@ public sealed class DicomElement : DicomItem
 /// <summary>A sequence of items, each a dataset.</summary>
 public sealed class DicomSequence : DicomItem
 {
-    public DicomSequence(DicomTag tag, IEnumerable<DicomDataset>? items = null) : base(tag, DicomVR.SQ) =>
-        Items = items is null ? new List<DicomDataset>() : new List<DicomDataset>(items);
+    private DicomDataset? _owner;
+
+    public DicomSequence(DicomTag tag, IEnumerable<DicomDataset>? items = null) : base(tag, DicomVR.SQ)
+    {
+        Items = new ItemList(this);
+        if (items is not null) foreach (var item in items) Items.Add(item);
+    }
 
     public DicomSequence(DicomTag tag, params DicomDataset[] items) : this(tag, (IEnumerable<DicomDataset>)items) { }
 
-    public List<DicomDataset> Items { get; }
+    /// <summary>The items; one added here gets the dataset holding the sequence as its parent (for the character set).</summary>
+    public Collection<DicomDataset> Items { get; }
 
     public override DicomItem Clone() => new DicomSequence(Tag, Items.Select(i => i.Clone()));
+
+    /// <summary>Called by the dataset the sequence is put in, so that its items, present and future, inherit from it.</summary>
+    internal void AttachTo(DicomDataset owner)
+    {
+        _owner = owner;
+        foreach (var item in Items) item.Parent = owner;
+    }
+
+    private sealed class ItemList(DicomSequence sequence) : Collection<DicomDataset>
+    {
+        protected override void InsertItem(int index, DicomDataset item)
+        {
+            ArgumentNullException.ThrowIfNull(item);
+            item.Parent = sequence._owner;
+            base.InsertItem(index, item);
+        }
+
+        protected override void SetItem(int index, DicomDataset item)
+        {
+            ArgumentNullException.ThrowIfNull(item);
+            item.Parent = sequence._owner;
+            base.SetItem(index, item);
+        }
+    }
 }
 
 /// <summary>Encapsulated (compressed) pixel data: a Basic Offset Table and the fragments, in order.</summary>

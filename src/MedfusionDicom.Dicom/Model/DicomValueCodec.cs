@@ -119,7 +119,7 @@ internal static class DicomValueCodec
         }
         catch (Exception ex) when (ex is InvalidCastException or OverflowException or FormatException)
         {
-            throw new DicomValueException($"{tag} value {v} cannot be read as {typeof(T).Name}", ex);
+            throw new DicomValueException($"{tag} {tag.DictionaryEntry.Keyword} value {v} cannot be read as {typeof(T).Name}", ex);
         }
     }
 
@@ -151,7 +151,7 @@ internal static class DicomValueCodec
         }
         catch (Exception ex) when (ex is FormatException or OverflowException or ArgumentException)
         {
-            throw new DicomValueException($"{tag} {vr} value '{s}' cannot be read as {typeof(T).Name}: {ex.Message}", ex);
+            throw new DicomValueException($"{tag} {tag.DictionaryEntry.Keyword} {vr} value '{s}' cannot be read as {typeof(T).Name}: {ex.Message}", ex);
         }
     }
 

@@ -30,6 +30,9 @@ public sealed class InferenceWorkerService
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
+    /// <summary>Whether INTERNAL statuses carry the exception's message (<see cref="WorkerOptions.EnableDetailedErrors"/>).</summary>
+    public bool EnableDetailedErrors { get; init; }
+
     public ServiceDefinition BindService() =>
         ServiceDefinition.CreateBuilder(InferenceWorkerMethods.ServiceName)
             .AddUnary(InferenceWorkerMethods.ListModels, ListModels)
@@ -127,7 +130,11 @@ public sealed class InferenceWorkerService
         }
         catch (Exception ex) when (ex is not RpcException)
         {
-            throw new RpcException(StatusCode.Internal, $"model '{modelName}' failed: {ex.Message}");
+            // A model failing is our bug, not the caller's: the details (paths, native messages) go to the log only.
+            WorkerLog.RequestFailed(_logger, requestId, modelName, ex);
+            throw new RpcException(StatusCode.Internal, EnableDetailedErrors
+                ? $"model '{modelName}' failed: {ex.GetType().Name}: {ex.Message}"
+                : $"model '{modelName}' failed with an internal error; the worker's log has the details (request {requestId})");
         }
         foreach (var image in images) await writer.WriteAsync(new JobUpdate { Image = prepared.ToImage(image) }).ConfigureAwait(false);
     }

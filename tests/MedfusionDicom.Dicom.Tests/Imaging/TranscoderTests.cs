@@ -49,6 +49,15 @@ public sealed class TranscoderTests
     }
 
     [Fact]
+    public void WithoutACodecTheErrorNamesTheSyntaxAndHowToEnableGdcm()
+    {
+        var ex = Assert.Throws<DicomCodecException>(() => DicomTranscoder.Transcode(ColorJpeg(), DicomTransferSyntax.ExplicitVRLittleEndian, new DicomCodecRegistry()));
+        Assert.Contains($"{DicomTransferSyntax.JPEGBaseline8Bit.UID.Name} (1.2.840.10008.1.2.4.50)", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("libgdcm-cil", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("GdcmCodecs.RegisterDefault()", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void WithoutACodecOrToACompressedSyntaxTheTranscoderRefuses()
     {
         var ex = Assert.Throws<DicomCodecException>(() => DicomTranscoder.Transcode(ColorJpeg(), DicomTransferSyntax.ExplicitVRLittleEndian, new DicomCodecRegistry()));
