@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using MedfusionDicom.Dicom.Derived;
+using MedfusionDicom.Dicom.Tests.Fixtures;
 using Xunit.Abstractions;
 
 namespace MedfusionDicom.Dicom.Tests;

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using MedfusionDicom.Diffusion.Data;
 using MedfusionDicom.Dicom;
+using MedfusionDicom.Diffusion.Data;
 
 namespace MedfusionDicom.Cli.Commands;
 
@@ -57,7 +57,7 @@ internal static class CliAction
     /// </summary>
     internal static bool IsBadInput(Exception ex) =>
         ex is DicomException or ArgumentException or FormatException or IOException or UnauthorizedAccessException
-            or InvalidDataException or JsonException or NpyFormatException;
+            or InvalidDataException or JsonException or NpyFormatException or MedfusionDicom.Imaging.ImagingException;
 
     private static string DefaultLogDirectory() =>
         Environment.GetEnvironmentVariable(LogDirectoryVariable) is { Length: > 0 } dir ? dir : Path.Combine(Path.GetTempPath(), "medfusion");

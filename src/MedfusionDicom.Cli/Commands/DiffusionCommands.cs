@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using MedfusionDicom.Dicom.Codecs;
 using MedfusionDicom.Dicom.Derived;
 using MedfusionDicom.Dicom;
 using MedfusionDicom.Diffusion.Evaluation;
@@ -159,7 +158,6 @@ internal static class DiffusionCommands
             using var _ = unet;
             if (cfg.Kind != ModelKind.Cdiff || cfg.Task != task) throw new ArgumentException($"{dir} is not a Med-cDiff {name} model");
             if (task == RestorationTask.SuperResolve && parse.GetValue(scale) != cfg.Scale) throw new ArgumentException($"the model upscales by {cfg.Scale}, not {parse.GetValue(scale)}");
-            GdcmCodecs.RegisterDefault();
             var tiling = new TilingOptions { MemoryBudgetMegabytes = parse.GetValue(budget), Overlap = parse.GetValue(overlap), MaxBatchSize = parse.GetValue(batch) };
             tiling.Validate("--memory-budget, --tile-overlap, --batch-size");
             var source = SourceImage.Open((await DicomFile.OpenAsync(parse.GetValue(input)!, cancellationToken: ct)).Dataset);

@@ -108,18 +108,19 @@ public record ModelCard
     };
 
     /// <summary>
-    /// Peak memory of one UNet forward pass without gradients, per pixel of its input: a residual block at level l holds
-    /// about eight tensors of its width at that level's resolution (input, normalized, activated, two convolutions, the
-    /// skip and the decoder's concatenation), plus the sampler's few full-resolution images.
+    /// Peak memory of one restoration forward pass without gradients, per pixel of its input, as measured: the bundled
+    /// denoiser ran a 1024 x 1024 image whole at 5.4 GB peak RSS (bench/RESULTS.md, "Imaging path"), about 24 tensors
+    /// of each level's width at its resolution (the residual blocks' intermediates, skips, concatenations and the
+    /// allocator's slack) plus the sampler's few dozen full-resolution images.
     /// </summary>
     public static long WorkingBytesPerPixel(UNetConfig unet)
     {
-        double perPixel = 16;
+        double perPixel = 48;
         long stride = 1;
         for (var l = 0; l < unet.HidChs.Length; l++)
         {
             stride *= unet.Strides[l];
-            perPixel += 8.0 * unet.HidChs[l] / (stride * stride);
+            perPixel += 24.0 * unet.HidChs[l] / (stride * stride);
         }
         return (long)Math.Ceiling(perPixel * sizeof(float));
     }
