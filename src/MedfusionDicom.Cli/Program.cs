@@ -16,4 +16,8 @@ foreach (var command in DimseCommands.Create()) root.Subcommands.Add(command);
 foreach (var verb in DiffusionCommands.Create()) root.Subcommands.Add(verb);
 // Ctrl+C cancels the verb; a training or sampler step can take a while on a CPU, so the verb gets time to finish the
 // step (and write its checkpoint) instead of being killed after the default 2 s.
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(120) });
+var parse = root.Parse(args);
+var exitCode = await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(120) });
+// A usage error (unknown option, missing argument) is bad input like any other; System.CommandLine would say 1, which
+// scripts read as "the verb ran and failed".
+return parse.Errors.Count > 0 ? CliAction.BadInput : exitCode;

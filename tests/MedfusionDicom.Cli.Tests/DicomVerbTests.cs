@@ -65,7 +65,7 @@ public class DicomVerbTests
     public void Missing_required_option_is_a_usage_error()
     {
         var r = CliRunner.Run("dicom", "transcode", "a.dcm", "b.dcm");
-        Assert.NotEqual(0, r.ExitCode);
+        Assert.Equal(MedfusionDicom.Cli.Commands.CliAction.BadInput, r.ExitCode);
         Assert.Contains("--transfer-syntax", r.Stderr);
     }
 }
