@@ -43,9 +43,11 @@ public sealed class DicomImageProcessor
             var count = Math.Min(_tiling.MaxBatchSize, frames - first);
             var windows = new IntensityWindow[count];
             var inputs = new Image2D[count];
+            var decoded = new SourceFrame[count];
             for (var k = 0; k < count; k++)
             {
-                var values = source.ModalityValues(first + k);
+                decoded[k] = source.ReadFrame(first + k);
+                var values = decoded[k].ModalityValues();
                 windows[k] = spec.Intensity.WindowFor(values, source.IsMonochrome1, encoding.Range);
                 inputs[k] = windows[k].ToModel(values, source.Width, source.Height);
             }
@@ -53,7 +55,7 @@ public sealed class DicomImageProcessor
             for (var k = 0; k < count; k++)
             {
                 var stored = encoding.Quantize(windows[k].FromModel(outputs[k]));
-                if (mask is not null) KnownPixels.Keep<int>(stored, source.StoredValues(first + k), mask);
+                if (mask is not null) KnownPixels.Keep<int>(stored, decoded[k].StoredValues(), mask);
                 var packed = encoding.Pack(stored);
                 if (data is null)
                 {

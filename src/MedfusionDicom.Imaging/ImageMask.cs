@@ -14,19 +14,6 @@ public static class ImageMask
         return mask;
     }
 
-    /// <summary>The union of several boxes, each [x, y, w, h].</summary>
-    public static bool[] Boxes(int width, int height, IEnumerable<IReadOnlyList<int>> boxes)
-    {
-        var mask = new bool[width * height];
-        foreach (var b in boxes)
-        {
-            if (b.Count != 4) throw new ImagingException($"a mask box is [x, y, w, h]; got {b.Count} numbers");
-            var one = Box(width, height, b[0], b[1], b[2], b[3]);
-            for (var i = 0; i < mask.Length; i++) mask[i] |= one[i];
-        }
-        return mask;
-    }
-
     /// <summary>The mask's pixels inside a window of the image (row-major within the window).</summary>
     public static bool[] Crop(bool[] mask, int width, int x, int y, int w, int h)
     {

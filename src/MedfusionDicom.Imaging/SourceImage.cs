@@ -1,5 +1,5 @@
-using MedfusionDicom.Dicom.Imaging;
 using MedfusionDicom.Dicom;
+using MedfusionDicom.Dicom.Imaging;
 
 namespace MedfusionDicom.Imaging;
 
@@ -43,13 +43,38 @@ public sealed class SourceImage
     /// <summary>MONOCHROME1: the lowest value is white. The intensity window inverts it so that models see bright as dense.</summary>
     public bool IsMonochrome1 => Description.PhotometricInterpretation == "MONOCHROME1";
 
-    public float[] ModalityValues(int frame) => _pixels.ToFloat32(frame, _codecs).Data;
-
-    public int[] StoredValues(int frame)
+    /// <summary>One frame, decoded once (a compressed frame is decompressed here), for its modality and stored values.</summary>
+    public SourceFrame ReadFrame(int frame)
     {
         var (data, description) = _pixels.GetNativeFrame(frame, _codecs);
-        return DicomPixelConverter.ToStoredValues(data.Span, description);
+        return new SourceFrame(data, description, Encoding);
     }
+
+    public float[] ModalityValues(int frame) => ReadFrame(frame).ModalityValues();
+
+    public int[] StoredValues(int frame) => ReadFrame(frame).StoredValues();
+}
+
+/// <summary>A decoded frame of a <see cref="SourceImage"/>: native little-endian samples and their description.</summary>
+public sealed class SourceFrame
+{
+    private readonly ReadOnlyMemory<byte> _data;
+    private readonly DicomPixelDescription _description;
+    private readonly StoredEncoding _encoding;
+
+    internal SourceFrame(ReadOnlyMemory<byte> data, DicomPixelDescription description, StoredEncoding encoding)
+    {
+        _data = data;
+        _description = description;
+        _encoding = encoding;
+    }
+
+    /// <summary>Stored values through the Modality LUT.</summary>
+    public float[] ModalityValues() =>
+        DicomPixelConverter.ToFloat32(_data.Span, _description, _encoding.RescaleSlope, _encoding.RescaleIntercept).Data;
+
+    /// <summary>The stored values: bits above High Bit masked off, sign-extended.</summary>
+    public int[] StoredValues() => DicomPixelConverter.ToStoredValues(_data.Span, _description);
 }
 
 /// <summary>

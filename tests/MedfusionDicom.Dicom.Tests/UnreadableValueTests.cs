@@ -1,6 +1,6 @@
 using System.Text;
-using MedfusionDicom.Dicom.Imaging;
 using MedfusionDicom.Dicom.IO;
+using MedfusionDicom.Dicom.Imaging;
 
 namespace MedfusionDicom.Dicom.Tests;
 

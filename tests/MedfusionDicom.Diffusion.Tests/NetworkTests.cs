@@ -4,8 +4,8 @@ using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Training;
-using MedfusionDicom.Torch.Serialization;
 using MedfusionDicom.Torch;
+using MedfusionDicom.Torch.Serialization;
 using static MedfusionDicom.Torch.torch;
 
 namespace MedfusionDicom.Diffusion.Tests;

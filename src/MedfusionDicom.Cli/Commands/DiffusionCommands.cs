@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using MedfusionDicom.Dicom.Derived;
 using MedfusionDicom.Dicom;
+using MedfusionDicom.Dicom.Derived;
 using MedfusionDicom.Diffusion.Evaluation;
 using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Pipelines;

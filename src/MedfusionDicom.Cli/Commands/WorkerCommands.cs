@@ -1,6 +1,6 @@
 using System.CommandLine;
-using MedfusionDicom.Worker.Models;
 using MedfusionDicom.Worker;
+using MedfusionDicom.Worker.Models;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Networks;
-using MedfusionDicom.Torch.Serialization;
 using MedfusionDicom.Torch;
+using MedfusionDicom.Torch.Serialization;
 using static MedfusionDicom.Torch.torch;
 
 namespace MedfusionDicom.Diffusion.Training;

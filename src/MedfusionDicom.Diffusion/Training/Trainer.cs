@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
-using F = MedfusionDicom.Torch.torch.nn.functional;
 using MedfusionDicom.Diffusion.Evaluation;
 using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
 using MedfusionDicom.Imaging;
-using MedfusionDicom.Torch.Modules;
 using MedfusionDicom.Torch;
+using MedfusionDicom.Torch.Modules;
+using F = MedfusionDicom.Torch.torch.nn.functional;
 using static MedfusionDicom.Torch.torch;
 
 namespace MedfusionDicom.Diffusion.Training;

@@ -1,12 +1,12 @@
 using Medfusion.V1;
+using MedfusionDicom.Grpc;
 using MedfusionDicom.Grpc.Server;
 using MedfusionDicom.Grpc.Worker;
-using MedfusionDicom.Grpc;
 using MedfusionDicom.Imaging;
 using MedfusionDicom.Worker.Models;
 using MedfusionDicom.Worker.Scheduling;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MedfusionDicom.Worker.Service;
 
