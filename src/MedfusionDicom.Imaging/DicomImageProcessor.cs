@@ -2,8 +2,11 @@ using MedfusionDicom.Dicom.Derived;
 
 namespace MedfusionDicom.Imaging;
 
-/// <summary>Progress of an instance: frames done of all frames.</summary>
-public readonly record struct FrameProgress(int Done, int Total);
+/// <summary>
+/// Progress of an instance: the frames that are done, and of the frames now running, the windows done (one window
+/// a frame when frames run whole).
+/// </summary>
+public readonly record struct ImagingProgress(int FramesDone, int Frames, int WindowsDone, int Windows);
 
 /// <summary>
 /// The one path from a DICOM image through a model and back: every frame is read as modality values, put in the
@@ -26,7 +29,7 @@ public sealed class DicomImageProcessor
     }
 
     /// <summary>Runs every frame. <paramref name="mask"/> (true = unknown, the source's size) applies to every frame; required by, and only for, an inpainting model.</summary>
-    public DerivedPixelData Process(SourceImage source, bool[]? mask = null, IProgress<FrameProgress>? progress = null, CancellationToken cancellationToken = default)
+    public DerivedPixelData Process(SourceImage source, bool[]? mask = null, IProgress<ImagingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var spec = _model.Spec;
         if (spec.TakesMask != mask is not null)
@@ -51,7 +54,9 @@ public sealed class DicomImageProcessor
                 windows[k] = spec.Intensity.WindowFor(values, source.IsMonochrome1, encoding.Range);
                 inputs[k] = windows[k].ToModel(values, source.Width, source.Height);
             }
-            var outputs = TiledInference.Run(_model, inputs, Enumerable.Repeat(mask, count).ToList(), _tiling, cancellationToken: cancellationToken);
+            var framesDone = first;
+            var onWindows = progress is null ? null : new Progress(t => progress.Report(new ImagingProgress(framesDone, frames, t.Done, t.Total)));
+            var outputs = TiledInference.Run(_model, inputs, Enumerable.Repeat(mask, count).ToList(), _tiling, onWindows, cancellationToken);
             for (var k = 0; k < count; k++)
             {
                 var stored = encoding.Quantize(windows[k].FromModel(outputs[k]));
@@ -66,10 +71,16 @@ public sealed class DicomImageProcessor
                 }
                 packed.Data.CopyTo(data.AsSpan((first + k) * frameBytes));
             }
-            progress?.Report(new FrameProgress(first + count, frames));
+            progress?.Report(new ImagingProgress(first + count, frames, 0, 0));
         }
         return new DerivedPixelData(height, width, 1, source.Description.PhotometricInterpretation, bitsAllocated, encoding.BitsStored,
             encoding.BitsStored - 1, encoding.Signed ? 1 : 0, data!, frames);
+    }
+
+    /// <summary>Reports synchronously: the caller's display follows the work, not a thread pool.</summary>
+    private sealed class Progress(Action<TileProgress> report) : IProgress<TileProgress>
+    {
+        public void Report(TileProgress value) => report(value);
     }
 
     /// <summary>

@@ -85,6 +85,7 @@ public static class TiledInference
         }
         var total = work.Count;
         var done = 0;
+        progress?.Report(new TileProgress(0, total));
         foreach (var group in work.GroupBy(w => (w.Tile.Width, w.Tile.Height)))
         {
             var outputPixels = (long)group.Key.Width * group.Key.Height * spec.Scale * spec.Scale;

@@ -56,6 +56,26 @@ public class DicomImageProcessorTests
     }
 
     [Fact]
+    public void Progress_names_the_frames_and_the_windows_as_they_run()
+    {
+        var image = SourceImage.Open(MultiFrameFixtures.AngioXa());
+        var reports = new List<ImagingProgress>();
+        var tiling = new TilingOptions { MaxBatchSize = 8, MemoryBudgetMegabytes = 1, Overlap = 0 };
+        var model = new PixelwiseModel(Spec(64) with { BytesPerPixel = 65 }, v => v);
+        new DicomImageProcessor(model, tiling).Process(image, progress: new Recorder(reports));
+        // 128 x 128 frames just over a 1 MB budget: four 64 x 64 windows a frame, 32 windows a batch of 8 frames.
+        Assert.Equal(new ImagingProgress(0, 96, 0, 32), reports[0]);
+        Assert.Contains(new ImagingProgress(8, 96, 32, 32), reports);
+        Assert.Equal(new ImagingProgress(96, 96, 0, 0), reports[^1]);
+        Assert.Equal(12, reports.Count(r => r.Windows == 0));
+    }
+
+    private sealed class Recorder(List<ImagingProgress> reports) : IProgress<ImagingProgress>
+    {
+        public void Report(ImagingProgress value) => reports.Add(value);
+    }
+
+    [Fact]
     public void Monochrome1_reaches_the_model_as_the_same_anatomy_in_monochrome2_would_and_keeps_its_polarity()
     {
         // The same anatomy twice: stored as MONOCHROME1 (white is low), and as MONOCHROME2 with every value mirrored.

@@ -52,16 +52,39 @@ internal static class DiffusionCommands
     internal static SamplerKind ParseSampler(string s) => SamplerNames.Parse(s);
 
     /// <summary>Sampling options with a stderr progress bar and the command's cancellation token.</summary>
-    internal static SamplingOptions Options(int steps, double eta, torch.Generator g, string what, CancellationToken ct)
+    internal static SamplingOptions Options(int steps, double eta, torch.Generator g, string what, CancellationToken ct) =>
+        Options(steps, eta, g, () => what, ct);
+
+    /// <summary>
+    /// The same, for work that samples several batches (windows, frames): the bar shows the current batch's steps,
+    /// <paramref name="what"/> says which batch, and seconds per step are the current batch's.
+    /// </summary>
+    internal static SamplingOptions Options(int steps, double eta, torch.Generator g, Func<string> what, CancellationToken ct)
     {
+        // Timed from each batch's first step: a batch's start is only seen once its first step is done.
         var clock = Stopwatch.StartNew();
-        var progress = new InlineProgress(p => ProgressBar.WriteSampling(Console.Error, what, p.Step, p.TotalSteps, clock.Elapsed.TotalSeconds / p.Step));
+        var secondsPerStep = 0.0;
+        var progress = new InlineProgress<SamplingProgress>(p =>
+        {
+            if (p.Step == 1) clock.Restart();
+            else secondsPerStep = clock.Elapsed.TotalSeconds / (p.Step - 1);
+            ProgressBar.WriteSampling(Console.Error, what(), p.Step, p.TotalSteps, secondsPerStep);
+        });
         return new SamplingOptions { Steps = steps, Eta = eta, Generator = g, Progress = progress, CancellationToken = ct };
     }
 
-    private sealed class InlineProgress(Action<SamplingProgress> report) : IProgress<SamplingProgress>
+    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
     {
-        public void Report(SamplingProgress value) => report(value);
+        public void Report(T value) => report(value);
+    }
+
+    /// <summary>"denoise", or where a multi-window or multi-frame run is: "denoise, frames 9-16 of 96, windows 4-7 of 24".</summary>
+    private static string Describe(string name, ImagingProgress p, int batch)
+    {
+        if (p.Frames <= 1 && p.Windows <= 1) return name;
+        var frames = p.Frames > 1 ? string.Create(CultureInfo.InvariantCulture, $", frames from {p.FramesDone + 1} of {p.Frames}") : "";
+        var windows = p.Windows > 1 ? string.Create(CultureInfo.InvariantCulture, $", windows {p.WindowsDone + 1}-{Math.Min(p.Windows, p.WindowsDone + batch)} of {p.Windows}") : "";
+        return name + frames + windows;
     }
 
     // ---- sample ----
@@ -164,10 +187,11 @@ internal static class DiffusionCommands
             bool[]? mask = null;
             if (task == RestorationTask.Inpaint) mask = await Mask(parse.GetValue(maskBox), parse.GetValue(maskFile), source.Width, source.Height, ct);
             using var g = new torch.Generator((ulong)parse.GetValue(seed));
-            var frames = source.FrameCount == 1 ? name : $"{name} ({source.FrameCount} frames)";
+            var where = new ImagingProgress(0, source.FrameCount, 0, 1);
             var restoration = new RestorationImageModel(ModelLoader.RestorationPipeline(cfg, unet, scheduler), cfg.ImageSpec(), ParseSampler(parse.GetValue(sampler)!),
-                Options(parse.GetValue(steps) ?? cfg.RestorationSteps, parse.GetValue(eta), g, frames, ct) with { Strength = parse.GetValue(strength) ?? cfg.MaxStrength });
-            var pixels = new DicomImageProcessor(restoration, tiling).Process(source, mask, cancellationToken: ct);
+                Options(parse.GetValue(steps) ?? cfg.RestorationSteps, parse.GetValue(eta), g, () => Describe(name, where, tiling.MaxBatchSize), ct)
+                    with { Strength = parse.GetValue(strength) ?? cfg.MaxStrength });
+            var pixels = new DicomImageProcessor(restoration, tiling).Process(source, mask, new InlineProgress<ImagingProgress>(p => where = p), ct);
             Console.Error.WriteLine();
             var builder = new DerivedImageBuilder(new DerivedImageProcessing
             {
