@@ -3,7 +3,7 @@ namespace MedfusionDicom.Imaging;
 /// <summary>
 /// When an image runs through a model whole and when it is tiled. An image runs whole when its output pixels times the
 /// model's <see cref="ModelImageSpec.BytesPerPixel"/> fit the budget; otherwise it runs as overlapping windows of the
-/// model's training size, cross-faded linearly over their overlap (as MONAI's sliding_window_inference blends), several windows a batch.
+/// model's training size, cross-faded linearly over their overlap (MONAI's sliding_window_inference blends windows too), several windows a batch.
 /// </summary>
 public sealed record TilingOptions
 {
