@@ -18,7 +18,7 @@ cli="dotnet src/MedfusionDicom.Cli/bin/Release/net10.0/medfusion.dll"
 {
   echo "| image | run | memory budget (MB) | windows | seconds | peak RSS (MB) | RSS / budget |"
   echo "|---|---|---:|---:|---:|---:|---:|"
-  for run in "1024x1024:whole:16384" "2048x2500:tiled:512" "2048x2500:tiled:128"; do
+  for run in "1024x1024:whole:16384" "1024x1024:tiled:512" "2048x2500:tiled:512" "2048x2500:tiled:128"; do
     IFS=: read -r size name budget <<<"$run"
     /usr/bin/time -f "%e %M" -o "$work/time" $cli denoise "$work/$size.dcm" "$work/out.dcm" --model cdiff-cxr-denoise \
       --memory-budget "$budget" --batch-size 8 2>"$work/log" || { cat "$work/log" "$work/time" >&2; exit 1; }
