@@ -1,3 +1,5 @@
+using MedfusionDicom.Dicom.Imaging;
+
 namespace MedfusionDicom.Imaging;
 
 /// <summary>How a model's images map to its [-1, 1] space.</summary>
@@ -20,7 +22,7 @@ public readonly record struct ValueRange(double Low, double High)
     /// <summary>The range of Bits Stored (signed or not) through a Modality LUT of this slope and intercept.</summary>
     public static ValueRange OfStored(int bitsStored, bool signed, double slope = 1, double intercept = 0)
     {
-        double lo = signed ? -(1L << (bitsStored - 1)) : 0, hi = signed ? (1L << (bitsStored - 1)) - 1 : (1L << bitsStored) - 1;
+        var (lo, hi) = DicomPixelConverter.StoredRange(bitsStored, signed);
         double a = lo * slope + intercept, b = hi * slope + intercept;
         return new ValueRange(Math.Min(a, b), Math.Max(a, b));
     }

@@ -213,7 +213,8 @@ public static class DicomPixelConverter
         return values;
     }
 
-    private static (long Low, long High) StoredRange(int bits, bool signed) =>
+    /// <summary>The lowest and highest stored value of <paramref name="bits"/> bits, two's complement when signed.</summary>
+    public static (long Low, long High) StoredRange(int bits, bool signed) =>
         signed ? (-(1L << (bits - 1)), (1L << (bits - 1)) - 1) : (0, (1L << bits) - 1);
 
     private static (double Slope, double Intercept) ChooseRescale(double min, double max, bool integral, long lo, long hi, double? fixedIntercept)
