@@ -164,17 +164,25 @@ public sealed class DicomStoreJournal : IAsyncDisposable
         lock (_lock)
         {
             if (_failure is not null) throw new IOException("the store journal failed earlier: " + _failure.Message, _failure);
-            segment = _segments[_active];
-            if (segment.End + length > _settings.SegmentBytes)
+            while (true)
             {
+                segment = _segments[_active];
+                if (segment.End + length <= _settings.SegmentBytes) break;
                 var other = _segments[1 - _active];
-                // Both full: the other's checkpoint is still running. Appends wait for it (a full segment is thousands of instances).
-                while (other.Sealed && _failure is null) Monitor.Wait(_lock);
-                if (_failure is not null) throw new IOException("the store journal failed: " + _failure.Message, _failure);
+                if (other.Sealed)
+                {
+                    // Both full: the other's checkpoint is still running. Appends wait for it (a full segment is thousands
+                    // of instances), then look again: another append may have switched segments meanwhile, and acting
+                    // on what was seen before the wait would switch back to the full one.
+                    Monitor.Wait(_lock);
+                    if (_failure is not null) throw new IOException("the store journal failed: " + _failure.Message, _failure);
+                    continue;
+                }
                 segment.Sealed = true;
                 _active = 1 - _active;
                 if (segment.InFlight == 0) _wake.Release();
                 segment = other;
+                break;
             }
             FillRecordHeader(header, segment.Epoch, kind, path, data.Span);
             // Written under the lock so that records land in offset order: the replay stops at the first invalid record,

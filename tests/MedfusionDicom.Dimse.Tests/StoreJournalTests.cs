@@ -112,6 +112,23 @@ public sealed class StoreJournalTests
     }
 
     [Fact]
+    public async Task Appends_that_waited_for_a_checkpoint_never_switch_back_to_the_full_segment()
+    {
+        // Many appends waiting at once for the other segment's checkpoint: each must look again after the wait. One
+        // that acted on what it saw before would make the full segment active again and leave the other unsealed with
+        // records that no checkpoint takes, and CheckpointAsync would never return.
+        for (var round = 0; round < 8; round++)
+        {
+            using var dir = new TempDir();
+            var store = dir.Sub("store");
+            await using var journal = DicomStoreJournal.Open(dir.Sub("journal"), 64 * 1024, idleCheckpoint: TimeSpan.FromMinutes(10));
+            await Parallel.ForEachAsync(Enumerable.Range(0, 160), new ParallelOptions { MaxDegreeOfParallelism = 8 },
+                (i, _) => { Store(journal, Path.Combine(store, $"{i}.dcm"), Content(i, 10_000)); return ValueTask.CompletedTask; });
+            await journal.CheckpointAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        }
+    }
+
+    [Fact]
     public void A_journal_directory_that_cannot_be_created_is_a_clear_error()
     {
         using var dir = new TempDir();
