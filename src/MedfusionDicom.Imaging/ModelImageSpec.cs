@@ -29,12 +29,24 @@ public sealed record ModelImageSpec
 }
 
 /// <summary>
-/// A model that maps images in its space to images in its space: inputs of one size per call, outputs Scale times larger,
-/// masks (true = unknown) for a model that <see cref="ModelImageSpec.TakesMask"/>. Implementations run the images as one batch.
+/// One window of an image, as a model gets it: the input, its mask (true = unknown) for a model that
+/// <see cref="ModelImageSpec.TakesMask"/>, and where the window lies in its image's output (in output pixels) with the
+/// image's noise seed. A model that draws noise draws it as a function of the seed and the output pixel, so every
+/// window covering a pixel sees the same noise there: windows with noise of their own would disagree in their overlap
+/// for no reason but the noise.
+/// </summary>
+public sealed record ModelWindow(Image2D Input, bool[]? Mask, long NoiseSeed, int OutputX, int OutputY);
+
+/// <summary>
+/// A model that maps images in its space to images in its space: inputs of one size per call, outputs Scale times larger.
+/// Implementations run the windows of one call as one batch.
 /// </summary>
 public interface IImageModel
 {
     ModelImageSpec Spec { get; }
 
-    IReadOnlyList<Image2D> Run(IReadOnlyList<Image2D> inputs, IReadOnlyList<bool[]?> masks, CancellationToken cancellationToken);
+    IReadOnlyList<Image2D> Run(IReadOnlyList<ModelWindow> windows, CancellationToken cancellationToken);
+
+    /// <summary>A fresh noise seed for one image of a call (a deterministic model may return anything).</summary>
+    long NewNoiseSeed();
 }

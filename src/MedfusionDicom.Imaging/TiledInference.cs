@@ -10,6 +10,10 @@ public sealed record TilingPlan(IReadOnlyList<IReadOnlyList<Tile>> Tiles)
     public int TileCount => Tiles.Sum(t => t.Count);
 }
 
+/// <summary>Sides of a window.</summary>
+[Flags]
+public enum WindowSides { Left = 1, Right = 2, Top = 4, Bottom = 8 }
+
 /// <summary>Progress of a tiled call: windows done of all windows.</summary>
 public readonly record struct TileProgress(int Done, int Total);
 
@@ -17,7 +21,8 @@ public readonly record struct TileProgress(int Done, int Total);
 /// Runs images of any size through a model. An image that fits the memory budget runs whole (the Med-cDiff UNets are
 /// fully convolutional); a larger one runs as overlapping windows of the model's training size whose outputs are
 /// cross-faded linearly over the overlap, so that where two windows disagree the difference is spread over the whole
-/// overlap instead of showing as a seam. Windows of one size from all the images go
+/// overlap instead of showing as a seam. A window's outermost pixels, where its convolutions saw padding instead of
+/// image, get no weight on the sides that another window covers. Windows of one size from all the images go
 /// through the model in batches. Windows of an inpainting image that hold no unknown pixel are not run: they are known.
 /// </summary>
 public static class TiledInference
@@ -69,14 +74,24 @@ public static class TiledInference
             if (masks[k] is { } m) ImageMask.Validate(m, images[k].Width, images[k].Height, $"mask of image {k}");
         }
         var plan = Plan(spec, images, options);
+        var seeds = images.Select(_ => model.NewNoiseSeed()).ToArray();
         var outputs = images.Select(i => new Accumulator(i.Width * spec.Scale, i.Height * spec.Scale)).ToArray();
+        var weightMaps = new Dictionary<(int, int, WindowSides), Image2D>();
+        Image2D? WeightsOf(Tile t, int scale)
+        {
+            if (plan.IsWhole(t.Image)) return null;
+            var sides = SidesShared(t, images[t.Image]);
+            var key = (t.Width * scale, t.Height * scale, sides);
+            if (!weightMaps.TryGetValue(key, out var map)) weightMaps[key] = map = Weights(key.Item1, key.Item2, options.Overlap, sides);
+            return map;
+        }
         var work = new List<(Tile Tile, Image2D Input, bool[]? Mask)>();
         foreach (var tile in plan.Tiles.SelectMany(t => t))
         {
             var input = Crop(images[tile.Image], tile);
             var mask = masks[tile.Image] is { } full ? ImageMask.Crop(full, images[tile.Image].Width, tile.X, tile.Y, tile.Width, tile.Height) : null;
             if (mask is not null && !ImageMask.AnyUnknown(mask))
-                outputs[tile.Image].Add(input, tile, spec.Scale, plan.IsWhole(tile.Image) ? null : Weights(tile.Width, tile.Height, options.Overlap));
+                outputs[tile.Image].Add(input, tile, 1, WeightsOf(tile, 1));
             else if (mask is not null && !mask.Contains(false))
                 throw new ImagingException($"the mask of image {tile.Image} covers the whole {tile.Width}x{tile.Height} window at {tile.X},{tile.Y}, so " +
                     "that window has nothing to inpaint from; raise the memory budget so that the image runs whole, or use smaller boxes");
@@ -90,16 +105,16 @@ public static class TiledInference
         {
             var outputPixels = (long)group.Key.Width * group.Key.Height * spec.Scale * spec.Scale;
             var batchSize = (int)Math.Clamp(options.MemoryBudgetBytes / Math.Max(1, outputPixels * spec.BytesPerPixel), 1, options.MaxBatchSize);
-            var weights = Weights(group.Key.Width * spec.Scale, group.Key.Height * spec.Scale, options.Overlap);
             foreach (var batch in group.Chunk(batchSize))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var results = model.Run(batch.Select(b => b.Input).ToList(), batch.Select(b => b.Mask).ToList(), cancellationToken);
+                var results = model.Run(batch.Select(b => new ModelWindow(b.Input, b.Mask, seeds[b.Tile.Image], b.Tile.X * spec.Scale, b.Tile.Y * spec.Scale)).ToList(),
+                    cancellationToken);
                 if (results.Count != batch.Length) throw new InvalidOperationException($"the model returned {results.Count} images for {batch.Length} inputs");
                 for (var i = 0; i < batch.Length; i++)
                 {
                     var tile = batch[i].Tile;
-                    outputs[tile.Image].Add(results[i], tile, spec.Scale, plan.IsWhole(tile.Image) ? null : weights);
+                    outputs[tile.Image].Add(results[i], tile, spec.Scale, WeightsOf(tile, spec.Scale));
                 }
                 done += batch.Length;
                 progress?.Report(new TileProgress(done, total));
@@ -116,25 +131,33 @@ public static class TiledInference
         return crop;
     }
 
+    /// <summary>The sides of a window that another window of the image also covers.</summary>
+    private static WindowSides SidesShared(Tile t, Image2D image) =>
+        (t.X > 0 ? WindowSides.Left : 0) | (t.X + t.Width < image.Width ? WindowSides.Right : 0) |
+        (t.Y > 0 ? WindowSides.Top : 0) | (t.Y + t.Height < image.Height ? WindowSides.Bottom : 0);
+
     /// <summary>
-    /// A separable weight map that rises linearly from the window's edges over the overlap's width and is 1 inside:
-    /// neighbouring windows' weights then sum to 1 across their overlap, a linear cross-fade (no weight is 0, so a
-    /// border pixel that only one window covers still counts).
+    /// A separable weight map. On a side that another window shares, the weight is 0 over the outer quarter of the
+    /// overlap (the pixels whose convolutions reached into padding), rises linearly over its middle half, and is 1
+    /// beyond: the neighbour's mirror image, so the two weights sum to 1 across the overlap, a linear cross-fade. On a
+    /// side at the image's edge the weight stays 1, since no other window covers those pixels.
     /// </summary>
-    internal static Image2D Weights(int width, int height, double overlap)
+    internal static Image2D Weights(int width, int height, double overlap, WindowSides shared)
     {
-        var wx = Axis(width);
-        var wy = Axis(height);
+        var wx = Axis(width, shared.HasFlag(WindowSides.Left), shared.HasFlag(WindowSides.Right));
+        var wy = Axis(height, shared.HasFlag(WindowSides.Top), shared.HasFlag(WindowSides.Bottom));
         var map = new Image2D(width, height);
         for (var y = 0; y < height; y++)
         for (var x = 0; x < width; x++)
             map.Data[y * width + x] = wx[x] * wy[y];
         return map;
 
-        float[] Axis(int n)
+        float[] Axis(int n, bool low, bool high)
         {
             var ramp = n * overlap;
-            return Enumerable.Range(0, n).Select(i => ramp < 1 ? 1f : (float)Math.Min(1, Math.Min(i + 0.5, n - i - 0.5) / ramp)).ToArray();
+            var margin = ramp / 4;
+            float Rise(double distance) => ramp < 4 ? 1f : (float)Math.Clamp((distance - margin) / (ramp - 2 * margin), 0, 1);
+            return Enumerable.Range(0, n).Select(i => Math.Min(low ? Rise(i + 0.5) : 1f, high ? Rise(n - i - 0.5) : 1f)).ToArray();
         }
     }
 

@@ -36,20 +36,24 @@ public class BundledDenoiserTilingTests(ITestOutputHelper log)
         var model = new RestorationImageModel(ModelLoader.RestorationPipeline(card, unet, scheduler), spec, SamplerKind.Ddim, options);
 
         var output = TiledInference.Run(model, [input], [null], tiling)[0];
-        var (columnRatio, rowRatio) = SeamRatios(output, input, plan, tiling);
-        log.WriteLine($"{size}: across borders / inside tiles = {columnRatio:F3} between columns, {rowRatio:F3} between rows");
-        // Measured (bench/RESULTS.md, "Imaging path"): 0.96 / 0.90 at 512, 1.013 / 1.014 at 1024; hard tiles 1.5. The
-        // 5 % allowance is for that 1 %, which no blending tried here removed (a sin² ramp gave 1.02); a seam is 50 %.
-        Assert.True(columnRatio <= 1.05 && rowRatio <= 1.05,
-            $"differences across tile borders are {columnRatio:F3} (between columns) and {rowRatio:F3} (between rows) of the largest inside tiles");
+        // The UNet's own sampling grid: it downsamples by this factor, and tile borders fall on its multiples.
+        var grid = card.Unet!.Strides.Aggregate(1, (a, s) => a * s);
+        var columns = Seam.Measure(output, input, plan, grid);
+        var rows = Seam.Measure(Transpose(output), Transpose(input), plan, grid);
+        log.WriteLine($"{size}: between columns {columns}; between rows {rows}");
+        // A seam is a border rougher than the pixels next to it, beyond the column-to-column spread there. Measured
+        // (bench/RESULTS.md, "Imaging path"): borders 1-4 % above their surroundings, within the spread there; windows
+        // that neither overlap nor blend 60-80 % above.
+        Assert.False(columns.IsSeam || rows.IsSeam, $"tile borders stand out: between columns {columns}; between rows {rows}");
         if (size == 512)
         {
             // The measure sees seams where there are some: the same model on windows that neither overlap nor blend.
             var hard = tiling with { Overlap = 0 };
             var hardOutput = TiledInference.Run(model, [input], [null], hard)[0];
-            var (hardColumns, hardRows) = SeamRatios(hardOutput, input, TiledInference.Plan(spec, [input], hard), hard);
-            log.WriteLine($"{size}, hard tiles: {hardColumns:F3} between columns, {hardRows:F3} between rows");
-            Assert.True(Math.Max(hardColumns, hardRows) > 1.1, $"hard tile borders gave only {hardColumns:F3} / {hardRows:F3}");
+            var hardPlan = TiledInference.Plan(spec, [input], hard);
+            var (hardColumns, hardRows) = (Seam.Measure(hardOutput, input, hardPlan, grid), Seam.Measure(Transpose(hardOutput), Transpose(input), hardPlan, grid));
+            log.WriteLine($"{size}, hard tiles: between columns {hardColumns}; between rows {hardRows}");
+            Assert.True(hardColumns.IsSeam && hardRows.IsSeam, $"hard tile borders: between columns {hardColumns}; between rows {hardRows}");
         }
 
         Assert.Equal((size, size), (output.Width, output.Height));
@@ -58,30 +62,36 @@ public class BundledDenoiserTilingTests(ITestOutputHelper log)
     }
 
     /// <summary>
-    /// How much the neighbour differences across tile borders stand out from those inside tiles: the mean |difference|
-    /// of the pairs that straddle a tile's first or last column (row), over the largest such mean among as many pairs
-    /// at one fixed column (row) inside every tile. Each mean is taken relative to the
-    /// input's at the same pairs, since the anatomy's own texture differs from column to column. Below 1: the borders are
-    /// no rougher than the insides of the tiles.
+    /// How much the neighbour differences across tile borders stand out from those right next to them. Border: the mean
+    /// |difference| of the pairs that straddle a tile's first or last column. Nearby: the same for the column sets
+    /// shifted by one to three steps of the UNet's sampling grid either way, which lie inside the same tiles at the same
+    /// place in that grid (tile borders fall on it, and a UNet's output may differ by phase in that grid). Comparing a
+    /// border with its own surroundings matters: the bundled denoiser smooths some 128-pixel windows to a tenth of the
+    /// input's texture and leaves others rougher than the input, so columns spread over other tiles differ by that
+    /// alone. Each mean is relative to the input's at the same pairs. A seam: the border more than three spreads (standard
+    /// deviations of the nearby sets) above the nearby mean, and above every nearby set.
     /// </summary>
-    private static (double Columns, double Rows) SeamRatios(Image2D output, Image2D input, TilingPlan plan, TilingOptions tiling)
+    private sealed record Seam(double Border, double NearbyMean, double NearbySpread, double NearbyMax)
     {
-        var size = output.Width;
-        var window = plan.Tiles[0][0].Width;
-        var starts = plan.Tiles[0].Select(t => t.X).Distinct().ToList();
-        var borders = starts.SelectMany(x => new[] { x, x + window }).Where(x => x > 0 && x < size).ToHashSet();
-        var insides = new List<HashSet<int>>();
-        for (var k = 8; k <= window - 8; k += 8)
+        public double Ratio => Border / NearbyMean;
+        public bool IsSeam => Border > NearbyMean + 3 * NearbySpread && Border > NearbyMax;
+
+        public static Seam Measure(Image2D output, Image2D input, TilingPlan plan, int grid)
         {
-            var columns = starts.Select(x => x + k).Where(x => x < size).ToHashSet();
-            if (!columns.Overlaps(borders)) insides.Add(columns);
+            var size = output.Width;
+            var window = plan.Tiles[0][0].Width;
+            var borders = plan.Tiles[0].Select(t => t.X).Distinct().SelectMany(x => new[] { x, x + window }).Where(x => x > 0 && x < size).ToHashSet();
+            var nearby = Enumerable.Range(1, 3).SelectMany(k => new[] { -k * grid, k * grid })
+                .Select(d => borders.Select(x => x + d).Where(x => x > 0 && x < size && !borders.Contains(x)).ToHashSet())
+                .Select(Relative).ToList();
+            var mean = nearby.Average();
+            return new Seam(Relative(borders), mean, Math.Sqrt(nearby.Average(r => (r - mean) * (r - mean))), nearby.Max());
+
+            double Relative(HashSet<int> columns) => MeanDifference(output, columns) / MeanDifference(input, columns);
         }
-        double Ratio(Image2D result, Image2D source)
-        {
-            double Relative(HashSet<int> columns) => MeanDifference(result, columns) / MeanDifference(source, columns);
-            return Relative(borders) / insides.Max(Relative);
-        }
-        return (Ratio(output, input), Ratio(Transpose(output), Transpose(input)));
+
+        public override string ToString() =>
+            $"border {Border:F3} / nearby {NearbyMean:F3} = {Ratio:F3} (nearby spread {NearbySpread:F3}, max {NearbyMax:F3})";
     }
 
     /// <summary>Mean |p(x) - p(x - 1)| over every row, for the x in <paramref name="columns"/>.</summary>

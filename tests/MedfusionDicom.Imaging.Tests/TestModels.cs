@@ -7,11 +7,13 @@ internal sealed class PixelwiseModel(ModelImageSpec spec, Func<float, float> f) 
     public List<Image2D> Inputs { get; } = new();
     public List<int> BatchSizes { get; } = new();
 
-    public IReadOnlyList<Image2D> Run(IReadOnlyList<Image2D> inputs, IReadOnlyList<bool[]?> masks, CancellationToken cancellationToken)
+    public long NewNoiseSeed() => 0;
+
+    public IReadOnlyList<Image2D> Run(IReadOnlyList<ModelWindow> windows, CancellationToken cancellationToken)
     {
-        BatchSizes.Add(inputs.Count);
-        Inputs.AddRange(inputs);
-        return inputs.Select(i =>
+        BatchSizes.Add(windows.Count);
+        Inputs.AddRange(windows.Select(w => w.Input));
+        return windows.Select(w => w.Input).Select(i =>
         {
             var s = Spec.Scale;
             var output = new Image2D(i.Width * s, i.Height * s);
@@ -32,8 +34,10 @@ internal sealed class OffsetPerWindowModel(ModelImageSpec spec) : IImageModel
     private int _calls;
     public ModelImageSpec Spec { get; } = spec;
 
-    public IReadOnlyList<Image2D> Run(IReadOnlyList<Image2D> inputs, IReadOnlyList<bool[]?> masks, CancellationToken cancellationToken) =>
-        inputs.Select(i =>
+    public long NewNoiseSeed() => 0;
+
+    public IReadOnlyList<Image2D> Run(IReadOnlyList<ModelWindow> windows, CancellationToken cancellationToken) =>
+        windows.Select(w => w.Input).Select(i =>
         {
             var offset = (_calls++ % 5 - 2) * 0.1f;
             var output = i.Clone();

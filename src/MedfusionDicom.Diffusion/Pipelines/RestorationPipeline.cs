@@ -95,11 +95,11 @@ public sealed class RestorationPipeline(MedfusionUNet unet, GaussianScheduler sc
             {
                 AfterStep = (x, t) => t < 0
                     ? x * mask + known * keep
-                    : x * mask + Scheduler.AddNoise(known, randn(known.shape, known.dtype, known.device, generator: options.Generator),
+                    : x * mask + Scheduler.AddNoise(known, options.DrawNoise(known),
                         full([x.size(0)], t, ScalarType.Int64, x.device)) * keep,
             };
         }
-        var xT = randn(condition.shape, condition.dtype, condition.device, generator: options.Generator);
+        var xT = options.DrawNoise(condition);
         if (options.Strength < 1)
         {
             using var t0 = full([condition.size(0)], options.StartTimestep(Scheduler.T), ScalarType.Int64, condition.device);

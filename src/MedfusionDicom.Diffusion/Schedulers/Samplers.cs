@@ -35,6 +35,8 @@ public sealed record SamplingOptions
     /// <summary>Clamp the x_0 estimate to [-1, 1] (pixel-space models; not latents).</summary>
     public bool ClipX0 { get; init; }
     public Generator? Generator { get; init; }
+    /// <summary>Where the noise comes from when set (e.g. <see cref="PositionalNoise"/> for tiles); else randn from <see cref="Generator"/>.</summary>
+    public INoiseSource? Noise { get; init; }
     public IProgress<SamplingProgress>? Progress { get; init; }
     public CancellationToken CancellationToken { get; init; }
     /// <summary>
@@ -44,6 +46,9 @@ public sealed record SamplingOptions
     /// Come-Closer-Diffuse-Faster (Chung et al., CVPR 2022): the steps are spent where the estimate is still wrong.
     /// </summary>
     public double Strength { get; init; } = 1.0;
+
+    /// <summary>Standard normal noise shaped like <paramref name="like"/>, from <see cref="Noise"/> or the generator.</summary>
+    public Tensor DrawNoise(Tensor like) => Noise?.Draw(like) ?? randn(like.shape, like.dtype, like.device, generator: Generator);
 
     /// <summary>The first timestep of the reverse process for a schedule of <paramref name="timesteps"/>.</summary>
     public int StartTimestep(int timesteps)
@@ -120,7 +125,7 @@ public static class Sampler
             double a = s.AlphasCumprod[t], an = s.AlphasCumprod[ts[i + 1]];
             double sigma = o.Eta * Math.Sqrt((1 - a / an) * (1 - an) / (1 - a));
             var next = x0 * Math.Sqrt(an) + eps * Math.Sqrt(Math.Max(1 - an - sigma * sigma, 0));
-            return sigma > 0 ? next + randn(x.shape, x.dtype, x.device, generator: o.Generator) * sigma : next;
+            return sigma > 0 ? next + o.DrawNoise(x) * sigma : next;
         });
     }
 
@@ -140,7 +145,7 @@ public static class Sampler
             double beta = 1 - a / ap;
             double c1 = Math.Sqrt(ap) * beta / (1 - a), c2 = Math.Sqrt(1 - beta) * (1 - ap) / (1 - a);
             double variance = o.DdpmBetaVariance ? beta : beta * (1 - ap) / (1 - a);
-            return x0 * c1 + x * c2 + randn(x.shape, x.dtype, x.device, generator: o.Generator) * Math.Sqrt(variance);
+            return x0 * c1 + x * c2 + o.DrawNoise(x) * Math.Sqrt(variance);
         });
     }
 
