@@ -1,10 +1,11 @@
+using TorchSharp.PyBridge;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using MedfusionDicom.Diffusion.Networks;
+using TorchSharp;
 using MedfusionDicom.Torch;
-using MedfusionDicom.Torch.Serialization;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 // Medfusion UNet forward time, ours against the PyTorch model of the parity test (python3-torch at /usr/bin/python3)
 // on the same weights and input, one thread each, median of ROUNDS after a warm-up. Runs the two alternately per
@@ -30,8 +31,8 @@ foreach (var (name, cfg, shape) in configs)
     var x = randn(shape);
     var t = full([shape[0]], 500L, ScalarType.Int64);
     var labels = zeros([shape[0]], ScalarType.Int64);
-    Safetensors.Save(Path.Combine(tmp, "w.safetensors"), net.state_dict());
-    Safetensors.Save(Path.Combine(tmp, "in.safetensors"), new Dictionary<string, Tensor> { ["x"] = x, ["t"] = t, ["labels"] = labels });
+    Safetensors.SaveStateDict(Path.Combine(tmp, "w.safetensors"), net.state_dict());
+    Safetensors.SaveStateDict(Path.Combine(tmp, "in.safetensors"), new Dictionary<string, Tensor> { ["x"] = x, ["t"] = t, ["labels"] = labels });
     File.WriteAllText(Path.Combine(tmp, "cfg.json"), JsonSerializer.Serialize(cfg, ConfigJson.Options));
     var ours = new List<double>();
     using (no_grad())

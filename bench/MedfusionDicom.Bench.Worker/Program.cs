@@ -16,13 +16,17 @@ string Arg(string name, string fallback) => args.SkipWhile(a => a != name).Skip(
 var modelDir = Arg("--model", "models/cdiff-cxr-denoise");
 var steps = uint.Parse(Arg("--steps", "10"));
 var requests = int.Parse(Arg("--requests", "16"));
+// --memory glibc: glibc's malloc defaults, to measure what CpuMemory.KeepFreedMemory (the hosts' default) gives.
+var memory = Arg("--memory", "keep-freed");
+if (memory == "keep-freed") MedfusionDicom.Torch.CpuMemory.KeepFreedMemory();
+else if (memory != "glibc") throw new ArgumentException($"--memory is keep-freed or glibc, not {memory}");
 if (!Directory.Exists(modelDir))
 {
     Console.Error.WriteLine($"bench: model folder {modelDir} not found (train or fetch it, or pass --model DIR)");
     return 1;
 }
 
-using var model = new DiffusionModelLoader().Load(modelDir);
+using var model = new DiffusionModelLoader(device: Arg("--device", "auto")).Load(modelDir);
 model.WarmUp();
 var d = model.Descriptor;
 var rng = new Random(1);
@@ -43,7 +47,7 @@ foreach (var concurrency in new[] { 1, 8 })
     var (rate, median, meanBatch) = await RunAsync(batching, concurrency);
     Console.WriteLine($"| {(batching ? "on" : "off")} | {concurrency} | {rate:F2} | {median:F2} | {meanBatch:F1} |");
 }
-Console.WriteLine($"\nmodel {d.Name} ({d.Width}x{d.Height}), {steps} DDIM steps a request, {requests} requests a row, {Environment.ProcessorCount} cores");
+Console.WriteLine($"\nmodel {d.Name} ({d.Width}x{d.Height}), {steps} DDIM steps a request, {requests} requests a row, {Environment.ProcessorCount} cores, malloc: {memory}, device: {d.Device}");
 return 0;
 
 async Task<(double Rate, double MedianLatency, double MeanBatch)> RunAsync(bool batching, int concurrency)

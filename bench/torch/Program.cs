@@ -1,14 +1,16 @@
 // Tensor runtime benchmark: forward and forward+backward of a UNet-like residual block stack (batch 8, 128 channels,
 // 32x32), ours against python3-torch on the same weights, input and thread count, alternating iterations in one run.
 // usage: dotnet run --project bench/torch -c Release [-- --threads N --blocks N --iters N --write]
+using TorchSharp.PyBridge;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using TorchSharp;
 using MedfusionDicom.Torch;
-using MedfusionDicom.Torch.Modules;
+using TorchSharp.Modules;
 using MedfusionDicom.Torch.Serialization;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 var opts = Args(args);
 int threads = opts.GetValueOrDefault("threads", Environment.ProcessorCount), blocks = opts.GetValueOrDefault("blocks", 4);
@@ -24,7 +26,7 @@ Directory.CreateDirectory(dir);
 var weights = Path.Combine(dir, "weights.safetensors");
 var state = model.state_dict();
 state["input"] = x;
-Safetensors.Save(weights, state);
+Safetensors.SaveStateDict(weights, state);
 
 var ours = (fwd: new List<double>(), fb: new List<double>());
 var theirs = (fwd: new List<double>(), fb: new List<double>());
@@ -54,7 +56,7 @@ for (int i = 0; i <= iters; i++) // iteration 0 warms both up; then one iteratio
 Ask("o");
 python.StandardInput.WriteLine("q");
 python.WaitForExit();
-using var theirOutput = Safetensors.Load(Path.Combine(dir, "out.safetensors"))["output"];
+using var theirOutput = Safetensors.LoadStateDict(Path.Combine(dir, "out.safetensors"))["output"];
 double maxDiff = (ourOutput! - theirOutput).abs().max().item<float>();
 Directory.Delete(dir, true);
 
@@ -67,7 +69,7 @@ table.AppendLine(CultureInfo.InvariantCulture, $"| forward (no_grad) | {of:F1} |
 table.AppendLine(CultureInfo.InvariantCulture, $"| forward + backward | {ob:F1} | {tb:F1} | {ob / tb:F3} | {ours.fb.Min() / theirs.fb.Min():F3} |");
 var summary = string.Create(CultureInfo.InvariantCulture,
     $"{blocks} residual blocks (GroupNorm(32) → SiLU → Conv3x3 ×2 + skip), input {Batch}x{Channels}x{Size}x{Size} float32, {threads} libtorch thread(s) on both sides, " +
-    $"{iters} timed iterations of each pass, ours and PyTorch's alternating one by one (after one warm-up each), libtorch 1.13.1 (Debian), .NET {Environment.Version}; " +
+    $"{iters} timed iterations of each pass, ours and PyTorch's alternating one by one (after one warm-up each), TorchSharp {typeof(torch).Assembly.GetName().Version} (libtorch {torch.__version__}), .NET {Environment.Version}; " +
     $"max |ours − PyTorch| of the forward output: {maxDiff:E1}");
 Console.WriteLine(summary);
 Console.Write(table);
@@ -153,9 +155,9 @@ internal sealed class ResBlock : nn.Module<Tensor, Tensor>
 
     public ResBlock(long c) : base(nameof(ResBlock))
     {
-        norm1 = nn.GroupNorm(32, c);
+        norm1 = MedfusionDicom.Torch.NN.Layers.GroupNorm(32, c);
         conv1 = nn.Conv2d(c, c, 3, padding: 1);
-        norm2 = nn.GroupNorm(32, c);
+        norm2 = MedfusionDicom.Torch.NN.Layers.GroupNorm(32, c);
         conv2 = nn.Conv2d(c, c, 3, padding: 1);
         RegisterComponents();
     }

@@ -5,6 +5,8 @@ using MedfusionDicom.Dicom.Codecs;
 // Every verb that reads pixels (transcode, store, train, the restoration verbs) decodes compressed files through the
 // default registry, so the codecs are registered once here rather than by each verb.
 GdcmCodecs.RegisterDefault();
+// Keep freed tensor memory for the next step instead of page-faulting it in again (README, "Tensor runtime").
+MedfusionDicom.Torch.CpuMemory.KeepFreedMemory();
 
 var root = new RootCommand("medfusion: a DICOM gateway for generative medical imaging (Medfusion, Med-cDiff)")
 {

@@ -4,8 +4,8 @@ namespace MedfusionDicom.Worker;
 
 internal static partial class WorkerLog
 {
-    [LoggerMessage(1, LogLevel.Information, "Loaded model {Model} ({Task}) from {Directory}")]
-    public static partial void ModelLoaded(ILogger logger, string model, string task, string directory);
+    [LoggerMessage(1, LogLevel.Information, "Loaded model {Model} ({Task}) from {Directory} on {Device}")]
+    public static partial void ModelLoaded(ILogger logger, string model, string task, string directory, string device);
 
     [LoggerMessage(2, LogLevel.Warning, "Skipped {Directory}: no loader recognises it as a model folder")]
     public static partial void ModelFolderSkipped(ILogger logger, string directory);

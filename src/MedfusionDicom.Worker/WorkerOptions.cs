@@ -15,6 +15,8 @@ public sealed class WorkerOptions
     /// <summary>The private key of a PEM certificate, when it is in its own file.</summary>
     public string? TlsKeyPath { get; set; }
     public bool WarmUp { get; set; } = true;
+    /// <summary>Where the models run: cpu, cuda, cuda:N or auto (the first CUDA device when there is one); ListModels reports it.</summary>
+    public string Device { get; set; } = "auto";
     /// <summary>
     /// Puts exception messages of internal errors into the gRPC status sent to callers (MEDFUSION_Worker__EnableDetailedErrors=true).
     /// Off by default: they can name files and internals of the worker; the log always has them, with the stack trace.

@@ -1,12 +1,13 @@
+using TorchSharp.PyBridge;
 using System.Diagnostics;
 using System.Text.Json;
 using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Training;
+using TorchSharp;
 using MedfusionDicom.Torch;
-using MedfusionDicom.Torch.Serialization;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Tests;
 
@@ -138,9 +139,9 @@ public class NetworkTests
             var latent = randn([2, 4, 8, 8]);
             var t = tensor(new long[] { 3, 871 });
             var labels = tensor(new long[] { 1, 0 });
-            Safetensors.Save(Path.Combine(tmp, "vae.safetensors"), vae.state_dict());
-            Safetensors.Save(Path.Combine(tmp, "unet.safetensors"), unet.state_dict());
-            Safetensors.Save(Path.Combine(tmp, "in.safetensors"), new Dictionary<string, Tensor> { ["image"] = image, ["latent"] = latent, ["t"] = t, ["labels"] = labels });
+            Safetensors.SaveStateDict(Path.Combine(tmp, "vae.safetensors"), vae.state_dict());
+            Safetensors.SaveStateDict(Path.Combine(tmp, "unet.safetensors"), unet.state_dict());
+            Safetensors.SaveStateDict(Path.Combine(tmp, "in.safetensors"), new Dictionary<string, Tensor> { ["image"] = image, ["latent"] = latent, ["t"] = t, ["labels"] = labels });
             File.WriteAllText(Path.Combine(tmp, "cfg.json"), JsonSerializer.Serialize(new { vae = vaeCfg, unet = unetCfg }, ConfigJson.Options));
 
             var script = Path.Combine(TestNets.RepoRoot(), "tests", "MedfusionDicom.Diffusion.Tests", "Parity", "medfusion_reference.py");
@@ -151,7 +152,7 @@ public class NetworkTests
             var err = p.StandardError.ReadToEnd();
             p.WaitForExit();
             Assert.True(p.ExitCode == 0, "python3-torch (at /usr/bin/python3) failed: " + err);
-            var py = Safetensors.Load(Path.Combine(tmp, "out.safetensors"));
+            var py = Safetensors.LoadStateDict(Path.Combine(tmp, "out.safetensors"));
 
             using (no_grad())
             {

@@ -1,6 +1,7 @@
 using MedfusionDicom.Diffusion.Schedulers;
+using TorchSharp;
 using MedfusionDicom.Torch;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Tests;
 

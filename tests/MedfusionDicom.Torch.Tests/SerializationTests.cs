@@ -1,6 +1,7 @@
-using MedfusionDicom.Torch.Modules;
 using MedfusionDicom.Torch.Serialization;
-using static MedfusionDicom.Torch.torch;
+using TorchSharp.Modules;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Torch.Tests;
 
@@ -19,14 +20,14 @@ public sealed class SerializationTests : IClassFixture<CheckpointFixture>
     public SerializationTests(CheckpointFixture fixture) { f = fixture; }
 
     /// <summary>The model of make_checkpoints.py, written with our API: its parameter names must be PyTorch's.</summary>
-    private static Sequential Model() => nn.Sequential(nn.Conv2d(3, 8, 3, padding: 1), nn.GroupNorm(2, 8), nn.SiLU(), nn.Flatten(), nn.Linear(8 * 4 * 4, 5));
+    private static Sequential Model() => nn.Sequential(nn.Conv2d(3, 8, 3, padding: 1), MedfusionDicom.Torch.NN.Layers.GroupNorm(2, 8), nn.SiLU(), nn.Flatten(), nn.Linear(8 * 4 * 4, 5));
 
     [Fact]
     public void Pt_file_tensors_of_every_dtype_views_and_shared_storage_load_exactly()
     {
         using var scope = NewDisposeScope();
         var loaded = PyTorchCheckpoint.LoadStateDict(f["tensors.pt"]);
-        var expected = Safetensors.Load(f["tensors_expected.safetensors"]);
+        var expected = Safetensors.LoadStateDict(f["tensors_expected.safetensors"]);
         Assert.Equal(expected.Keys.OrderBy(k => k), loaded.Keys.OrderBy(k => k));
         foreach (var (k, e) in expected)
         {
@@ -67,10 +68,22 @@ public sealed class SerializationTests : IClassFixture<CheckpointFixture>
         using var scope = NewDisposeScope();
         using var model = Model();
         Assert.Equal(["0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias"], model.named_parameters().Select(p => p.name));
-        model.load_py(f["lightning.ckpt"], stripPrefix: "model.");
-        var io = Safetensors.Load(f["model_io_after.safetensors"]);
+        // TorchSharp.PyBridge reads flat state dicts only: the nested, prefixed Lightning one is what our reader is kept for.
+        Assert.ThrowsAny<Exception>(() => Model().load_py(f["lightning.ckpt"]));
+        model.load_nested_checkpoint(f["lightning.ckpt"], stripPrefix: "model.");
+        var io = Safetensors.LoadStateDict(f["model_io_after.safetensors"]);
         var y = model.call(io["x"]);
         Assert.True(y.allclose(io["y"], 1e-5, 1e-6), "model output differs from PyTorch's");
+    }
+
+    [Fact]
+    public void A_plain_state_dict_loads_through_pybridge_and_reproduces_pytorch_output()
+    {
+        using var scope = NewDisposeScope();
+        using var model = Model();
+        model.load_py(f["state_dict.pt"]);
+        var io = Safetensors.LoadStateDict(f["model_io_after.safetensors"]);
+        Assert.True(model.call(io["x"]).allclose(io["y"], 1e-5, 1e-6), "model output differs from PyTorch's");
     }
 
     [Fact]
@@ -86,50 +99,12 @@ public sealed class SerializationTests : IClassFixture<CheckpointFixture>
     }
 
     [Fact]
-    public void Safetensors_round_trip_with_metadata_through_a_module()
-    {
-        using var scope = NewDisposeScope();
-        var path = Path.Combine(f.Dir, "roundtrip.safetensors");
-        using var a = Model();
-        a.save_safetensors(path, new Dictionary<string, string> { ["format"] = "pt" });
-        var (entries, meta) = Safetensors.ReadHeader(path);
-        Assert.Equal("pt", meta["format"]);
-        Assert.Equal(6, entries.Count);
-        using var b = Model();
-        b.load_safetensors(path);
-        foreach (var ((n1, p1), (n2, p2)) in a.named_parameters().Zip(b.named_parameters()))
-        {
-            Assert.Equal(n1, n2);
-            Assert.True(p1.eq(p2).all().item<bool>(), n1);
-        }
-    }
-
-    [Fact]
     public void Bad_files_give_clear_errors()
     {
-        var missing = Path.Combine(f.Dir, "missing.safetensors");
-        Assert.Contains("missing.safetensors", Assert.Throws<TorchException>(() => Safetensors.Load(missing)).Message);
         Assert.Contains("missing.pt", Assert.Throws<TorchException>(() => PyTorchCheckpoint.Load(Path.Combine(f.Dir, "missing.pt"))).Message);
 
         var notZip = Path.Combine(f.Dir, "text.pt");
         File.WriteAllText(notZip, "hello");
         Assert.Contains("not a PyTorch checkpoint", Assert.Throws<TorchException>(() => PyTorchCheckpoint.Load(notZip)).Message);
-
-        var good = File.ReadAllBytes(f["tensors_expected.safetensors"]);
-        var truncated = Path.Combine(f.Dir, "truncated.safetensors");
-        File.WriteAllBytes(truncated, good[..(good.Length - 10)]);
-        Assert.Contains("lie outside", Assert.Throws<TorchException>(() => Safetensors.Load(truncated)).Message);
-
-        var hugeHeader = Path.Combine(f.Dir, "huge.safetensors");
-        var bytes = (byte[])good.Clone();
-        BitConverter.GetBytes(1UL << 40).CopyTo(bytes, 0);
-        File.WriteAllBytes(hugeHeader, bytes);
-        Assert.Contains("header length", Assert.Throws<TorchException>(() => Safetensors.Load(hugeHeader)).Message);
-
-        var badJson = Path.Combine(f.Dir, "badjson.safetensors");
-        var junk = (byte[])good.Clone();
-        junk[9] = (byte)'!';
-        File.WriteAllBytes(badJson, junk);
-        Assert.Contains("invalid header", Assert.Throws<TorchException>(() => Safetensors.Load(badJson)).Message);
     }
 }

@@ -40,11 +40,12 @@ public sealed class DiffusionModelTests : IDisposable
     [InlineData(RestorationTask.Inpaint, InferenceTask.Inpaint, 16, InpaintFill.Harmonic)]
     public void Trained_model_folders_load_and_run_batches(RestorationTask task, InferenceTask expected, int inputSize, InpaintFill fill)
     {
-        var loader = new DiffusionModelLoader();
+        var loader = new DiffusionModelLoader(device: "cpu");
         var dir = SaveRestorationModel($"m-{task}-{fill}", task, fill: fill);
         Assert.True(loader.CanLoad(dir));
         using var model = loader.Load(dir);
         Assert.Equal(expected, model.Descriptor.Task);
+        Assert.Equal("cpu", model.Descriptor.Device);
         Assert.Equal((16, 16, inputSize, inputSize), (model.Descriptor.Width, model.Descriptor.Height, model.Descriptor.InputWidth, model.Descriptor.InputHeight));
         model.WarmUp();
         var rng = new Random(5);

@@ -8,6 +8,7 @@ using MedfusionDicom.Diffusion.Schedulers;
 using MedfusionDicom.Grpc.Client;
 using MedfusionDicom.Grpc.Worker;
 using MedfusionDicom.Imaging;
+using TorchSharp;
 using MedfusionDicom.Torch;
 using MedfusionDicom.Worker.Models;
 

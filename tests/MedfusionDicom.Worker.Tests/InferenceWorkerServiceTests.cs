@@ -36,6 +36,7 @@ public class InferenceWorkerServiceTests
         Assert.Equal("super-resolve", list.Models[0].Task);
         Assert.Equal(16u, list.Models[0].Width);
         Assert.Equal(["NORMAL", "PNEUMONIA"], list.Models[1].Labels);
+        Assert.All(list.Models, m => Assert.Equal("cpu", m.Device));
     }
 
     [Fact]

@@ -9,6 +9,7 @@ using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
 using MedfusionDicom.Diffusion.Training;
 using MedfusionDicom.Imaging;
+using TorchSharp;
 using MedfusionDicom.Torch;
 
 namespace MedfusionDicom.Cli.Commands;
@@ -99,14 +100,16 @@ internal static class DiffusionCommands
         var eta = EtaOption(1.0);
         var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance scale (1 = plain conditional)", DefaultValueFactory = _ => 1.0 };
         var outDir = new Option<string>("--out") { Description = "Output directory for the DICOM files", Required = true };
-        var cmd = new Command("sample", "Generate synthetic images of a class with a Medfusion model") { model, label, count, steps, seed, sampler, eta, guidance, outDir };
+        var device = DeviceOptions.Create();
+        var cmd = new Command("sample", "Generate synthetic images of a class with a Medfusion model") { model, label, count, steps, seed, sampler, eta, guidance, outDir, device };
         CliAction.Set(cmd, async (parse, ct) =>
         {
             var dir = ResolveModel(parse.GetValue(model)!);
-            var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(dir);
+            var on = DeviceOptions.Resolve(parse, device);
+            var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(dir, on);
             if (cfg.Kind != ModelKind.Medfusion) throw new ArgumentException($"{dir} is not a Medfusion (sampling) model");
             using var _ = unet;
-            using var vae = ModelLoader.LoadVae(ModelLoader.ResolveVae(dir, cfg));
+            using var vae = ModelLoader.LoadVae(ModelLoader.ResolveVae(dir, cfg), on);
             int labelIndex = Array.IndexOf(cfg.Labels, parse.GetValue(label));
             if (labelIndex < 0) throw new ArgumentException($"unknown label '{parse.GetValue(label)}' (the model knows {string.Join(", ", cfg.Labels)})");
             int n = parse.GetValue(count);
@@ -174,10 +177,12 @@ internal static class DiffusionCommands
         cmd.Options.Add(budget);
         cmd.Options.Add(overlap);
         cmd.Options.Add(batch);
+        var device = DeviceOptions.Create();
+        cmd.Options.Add(device);
         CliAction.Set(cmd, async (parse, ct) =>
         {
             var dir = ResolveModel(parse.GetValue(model)!);
-            var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(dir);
+            var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(dir, DeviceOptions.Resolve(parse, device));
             using var _ = unet;
             if (cfg.Kind != ModelKind.Cdiff || cfg.Task != task) throw new ArgumentException($"{dir} is not a Med-cDiff {name} model");
             if (task == RestorationTask.SuperResolve && parse.GetValue(scale) != cfg.Scale) throw new ArgumentException($"the model upscales by {cfg.Scale}, not {parse.GetValue(scale)}");
@@ -227,11 +232,12 @@ internal static class DiffusionCommands
             var seed = SeedOption();
             var strength = StrengthOption();
             var name = task switch { RestorationTask.Denoise => "denoise", RestorationTask.SuperResolve => "super-resolve", _ => "inpaint" };
-            var cmd = new Command(name, $"Evaluate a Med-cDiff {name} model") { model, data, count, steps, sampler, seed, strength };
+            var device = DeviceOptions.Create();
+            var cmd = new Command(name, $"Evaluate a Med-cDiff {name} model") { model, data, count, steps, sampler, seed, strength, device };
             CliAction.Set(cmd, (parse, ct) =>
             {
                 var dir = ResolveModel(parse.GetValue(model)!);
-                var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(dir);
+                var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(dir, DeviceOptions.Resolve(parse, device));
                 using var _ = unet;
                 if (cfg.Kind != ModelKind.Cdiff || cfg.Task != task) throw new ArgumentException($"{dir} is not a Med-cDiff {name} model");
                 // The test boxes are the sizes the model was trained on: a training setting, next to the card in config.json.
@@ -263,13 +269,16 @@ internal static class DiffusionCommands
         var seed = SeedOption();
         var cmd = new Command("synthesis", "Evaluate a Medfusion model: Fréchet distance, precision/recall, per-label accuracy, memorization")
             { model, data, count, steps, sampler, guidance, classifierSteps, seed };
+        var device = DeviceOptions.Create();
+        cmd.Options.Add(device);
         CliAction.Set(cmd, (parse, ct) =>
         {
             var dir = ResolveModel(parse.GetValue(model)!);
-            var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(dir);
+            var on = DeviceOptions.Resolve(parse, device);
+            var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(dir, on);
             using var _ = unet;
             if (cfg.Kind != ModelKind.Medfusion) throw new ArgumentException($"{dir} is not a Medfusion model");
-            using var vae = ModelLoader.LoadVae(ModelLoader.ResolveVae(dir, cfg));
+            using var vae = ModelLoader.LoadVae(ModelLoader.ResolveVae(dir, cfg), on);
             var pipe = new LatentDiffusionPipeline(vae, unet, scheduler, cfg.LatentScale);
             var report = SynthesisEvaluation.Run(pipe, parse.GetValue(data)!, cfg.Labels, parse.GetValue(count), parse.GetValue(steps),
                 ParseSampler(parse.GetValue(sampler)!), parse.GetValue(guidance), parse.GetValue(seed), parse.GetValue(classifierSteps),

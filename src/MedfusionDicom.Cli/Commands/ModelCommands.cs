@@ -28,7 +28,8 @@ internal static class ModelCommands
         var seed = new Option<long?>("--seed") { Description = "Overrides the config's seed (batches, noise, initialisation)" };
         var maxSteps = new Option<long?>("--max-steps") { Description = "Stop after this many steps in this run (the config's steps is the total)" };
         var name = kind.ToString().ToLowerInvariant();
-        var cmd = new Command(name, $"Train a {name} model") { data, labels, config, outDir, seed, maxSteps };
+        var device = DeviceOptions.Create();
+        var cmd = new Command(name, $"Train a {name} model") { data, labels, config, outDir, seed, maxSteps, device };
         CliAction.Set(cmd, (parse, ct) =>
         {
             var cfg = TrainConfig.Load(parse.GetValue(config)!);
@@ -47,8 +48,9 @@ internal static class ModelCommands
                 };
             }
             using var source = OpenSource(parse.GetValue(data)!, parse.GetValue(labels), cfg);
-            using var trainer = new Trainer(cfg, source, dir);
-            Console.Error.WriteLine($"medfusion: training {name} ({trainer.ParameterCount:N0} parameters) on {source.Count} images, from step {trainer.State.Step}");
+            var on = DeviceOptions.Resolve(parse, device);
+            using var trainer = new Trainer(cfg, source, dir, on);
+            Console.Error.WriteLine($"medfusion: training {name} ({trainer.ParameterCount:N0} parameters) on {source.Count} images, from step {trainer.State.Step}, on {MedfusionDicom.Torch.TorchDevices.Describe(on)}");
             // SIGTERM (kill, a stopping service) ends the run after the current step with a checkpoint, like Ctrl+C.
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });

@@ -23,7 +23,8 @@ internal static class WorkerCommands
         {
             Description = "Batch concurrent requests with the same settings into one forward pass (worth it on a GPU; on a CPU it was slower)",
         };
-        var cmd = new Command("worker", "Serve the diffusion models over gRPC until stopped (Ctrl+C)") { port, models, listen, cert, key, batching };
+        var device = DeviceOptions.Create();
+        var cmd = new Command("worker", "Serve the diffusion models over gRPC until stopped (Ctrl+C)") { port, models, listen, cert, key, batching, device };
         CliAction.Set(cmd, async (parse, ct) =>
         {
             var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = false, Args = [] });
@@ -40,8 +41,9 @@ internal static class WorkerCommands
                 if (Given(parse, cert)) o.TlsCertificatePath = parse.GetValue(cert);
                 if (Given(parse, key)) o.TlsKeyPath = parse.GetValue(key);
                 if (parse.GetValue(batching)) o.Scheduler.DynamicBatching = true;
+                if (Given(parse, device)) o.Device = parse.GetValue(device)!;
             });
-            builder.Services.AddSingleton<IModelLoader>(sp => new DiffusionModelLoader(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.Tiling));
+            builder.Services.AddSingleton<IModelLoader>(sp => new DiffusionModelLoader(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.Tiling, sp.GetRequiredService<IOptions<WorkerOptions>>().Value.Device));
             builder.Services.AddHostedService<WorkerHost>();
             using var host = builder.Build();
             await host.RunAsync(ct);

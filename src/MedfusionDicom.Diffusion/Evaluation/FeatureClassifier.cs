@@ -1,7 +1,9 @@
+using MedfusionDicom.Torch.NN;
 using MedfusionDicom.Diffusion.Training;
+using TorchSharp;
 using MedfusionDicom.Torch;
-using MedfusionDicom.Torch.Modules;
-using static MedfusionDicom.Torch.torch;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Evaluation;
 
@@ -22,7 +24,7 @@ public sealed class FeatureClassifier : nn.Module<Tensor, Tensor>
         foreach (var w in new long[] { 16, 32, 64, 64 })
         {
             layers.Add(nn.Conv2d(c, w, 3, 2, 1));
-            layers.Add(nn.GroupNorm(8, w));
+            layers.Add(Layers.GroupNorm(8, w));
             layers.Add(nn.SiLU());
             c = w;
         }

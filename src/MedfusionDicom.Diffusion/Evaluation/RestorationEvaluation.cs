@@ -1,3 +1,4 @@
+using TorchSharp;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -65,7 +66,7 @@ public static class RestorationEvaluation
             var rec = test[(int)((long)k * test.Count / count)];
             var clean = data.ReadImage(rec.Index, intensity);
             var rng = new Random(unchecked((int)(seed * 7919 + k)));
-            using var g = new MedfusionDicom.Torch.torch.Generator((ulong)(seed + k));
+            using var g = new torch.Generator((ulong)(seed + k));
             var options = new SamplingOptions { Steps = steps, Eta = 0, Strength = strength, Generator = g, CancellationToken = ct };
             var start = clock.Elapsed;
             switch (pipeline.Task)

@@ -1,6 +1,8 @@
+using TorchSharp.PyBridge;
 using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
+using TorchSharp;
 using MedfusionDicom.Torch;
 
 namespace MedfusionDicom.Diffusion.Models;
@@ -13,22 +15,25 @@ public static class ModelLoader
 
     public static ModelCard LoadCard(string dir) => ModelCard.Load(Path.Combine(dir, ConfigFile));
 
-    public static MedfusionVae LoadVae(string dir)
+    /// <summary>The VAE of a directory, on <paramref name="device"/> (default: the CPU).</summary>
+    public static MedfusionVae LoadVae(string dir, torch.Device? device = null)
     {
         var card = LoadCard(dir);
         if (card.Kind != ModelKind.Vae || card.Vae is null) throw new FormatException($"{dir}: not a VAE model directory");
         var vae = new MedfusionVae(card.Vae);
         vae.load_safetensors(Path.Combine(dir, WeightsFile));
+        if (device is not null && device.type != DeviceType.CPU) vae.to(device);
         return vae;
     }
 
-    /// <summary>The UNet and schedule of a medfusion or cdiff directory.</summary>
-    public static (ModelCard card, MedfusionUNet unet, GaussianScheduler scheduler) LoadDiffusion(string dir)
+    /// <summary>The UNet (on <paramref name="device"/>, default the CPU) and schedule of a medfusion or cdiff directory.</summary>
+    public static (ModelCard card, MedfusionUNet unet, GaussianScheduler scheduler) LoadDiffusion(string dir, torch.Device? device = null)
     {
         var card = LoadCard(dir);
         if (card.Unet is null) throw new FormatException($"{dir}: not a diffusion model directory");
         var unet = new MedfusionUNet(card.Unet);
         unet.load_safetensors(Path.Combine(dir, WeightsFile));
+        if (device is not null && device.type != DeviceType.CPU) unet.to(device);
         return (card, unet, new GaussianScheduler(card.Scheduler ?? DefaultSchedule(card.Kind)));
     }
 

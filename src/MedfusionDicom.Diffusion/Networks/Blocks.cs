@@ -1,6 +1,8 @@
+using MedfusionDicom.Torch.NN;
+using TorchSharp;
 using MedfusionDicom.Torch;
-using MedfusionDicom.Torch.Modules;
-using static MedfusionDicom.Torch.torch;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Networks;
 
@@ -38,7 +40,7 @@ public sealed class ConvNormAct : nn.Module<Tensor, Tensor>
     {
         conv = nn.Conv2d(inChannels, outChannels, kernel, stride, Padding.Of(kernel, stride));
         if (zeroConv) ZeroInit(conv);
-        if (normGroups is { } g) norm = nn.GroupNorm(g, outChannels);
+        if (normGroups is { } g) norm = Layers.GroupNorm(g, outChannels);
         this.dropout = dropout;
         this.act = act;
         RegisterComponents();

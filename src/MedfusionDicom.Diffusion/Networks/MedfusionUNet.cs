@@ -1,6 +1,7 @@
+using TorchSharp;
 using MedfusionDicom.Torch;
-using MedfusionDicom.Torch.Modules;
-using static MedfusionDicom.Torch.torch;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Networks;
 

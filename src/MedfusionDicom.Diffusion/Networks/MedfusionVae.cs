@@ -1,6 +1,7 @@
+using TorchSharp;
 using MedfusionDicom.Torch;
-using MedfusionDicom.Torch.Modules;
-using static MedfusionDicom.Torch.torch;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Networks;
 
@@ -59,7 +60,7 @@ public sealed class MedfusionVae : nn.Module<Tensor, VaeOutput>
     {
         var (mean, logvar) = EncodeMoments(x);
         if (!sample) return mean;
-        return mean + (logvar * 0.5).exp() * randn(mean.shape, mean.dtype, mean.device, generator: generator);
+        return mean + (logvar * 0.5).exp() * SeededRandom.randn(mean.shape, mean.dtype, mean.device, generator);
     }
 
     public Tensor Decode(Tensor z) => DecodeWithDeep(z).image;
@@ -82,7 +83,7 @@ public sealed class MedfusionVae : nn.Module<Tensor, VaeOutput>
     public VaeOutput Forward(Tensor x, Generator? generator)
     {
         var (mean, logvar) = EncodeMoments(x);
-        var z = mean + (logvar * 0.5).exp() * randn(mean.shape, mean.dtype, mean.device, generator: generator);
+        var z = mean + (logvar * 0.5).exp() * SeededRandom.randn(mean.shape, mean.dtype, mean.device, generator);
         // KL(q || N(0, I)) summed over latent elements and averaged over the batch, as the reference.
         var kl = (mean.square() + logvar.exp() - 1.0 - logvar).sum() * (0.5 / x.size(0));
         var (image, deep) = DecodeWithDeep(z);

@@ -1,7 +1,8 @@
 using MedfusionDicom.Diffusion.Schedulers;
 using MedfusionDicom.Imaging;
+using TorchSharp;
 using MedfusionDicom.Torch;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Pipelines;
 
@@ -28,16 +29,18 @@ public static class ImageRestorer
         int width = inputs[0].Width, height = inputs[0].Height;
         if (inputs.Any(i => i.Width != width || i.Height != height)) throw new ArgumentException("the images of one batch must have one size");
         using var scope = NewDisposeScope();
-        var x = tensor(inputs.SelectMany(i => i.Data).ToArray(), new long[] { inputs.Count, 1, height, width });
+        var device = pipeline.Device;
+        var x = tensor(inputs.SelectMany(i => i.Data).ToArray(), new long[] { inputs.Count, 1, height, width }).to(device);
         Tensor condition = pipeline.Task == RestorationTask.SuperResolve ? RestorationPipeline.UpsampleCondition(x, scale) : x;
         Tensor? m = null, initial = null;
         if (pipeline.Task == RestorationTask.Inpaint)
         {
             if (masks.Any(k => k is null || k.Length != width * height)) throw new ArgumentException("inpainting needs a mask of the image's size");
             (condition, m) = RestorationPipeline.InpaintCondition(inputs, masks!, pipeline.Fill);
+            (condition, m) = (condition.to(device), m.to(device));
             // A warm start from the input needs an estimate of the unknown region too: the harmonic (Laplace) fill.
             if (options.Strength < 1)
-                initial = pipeline.Fill == InpaintFill.Harmonic ? condition : RestorationPipeline.InpaintCondition(inputs, masks!, InpaintFill.Harmonic).condition;
+                initial = pipeline.Fill == InpaintFill.Harmonic ? condition : RestorationPipeline.InpaintCondition(inputs, masks!, InpaintFill.Harmonic).condition.to(device);
         }
         long h = condition.size(2), w = condition.size(3);
         int f = pipeline.UNet.Config.Strides.Aggregate(1, (a, s) => a * s);

@@ -1,7 +1,8 @@
 using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Schedulers;
+using TorchSharp;
 using MedfusionDicom.Torch;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Pipelines;
 
@@ -41,7 +42,7 @@ public sealed class LatentDiffusionPipeline(MedfusionVae vae, MedfusionUNet unet
         using var eval = new EvalMode(Vae, UNet);
         var device = UNet.parameters().First().device;
         var lab = tensor(labels, ScalarType.Int64, device);
-        var xT = randn([labels.Length, Vae.Config.EmbChannels, height / f, width / f], ScalarType.Float32, device, generator: options.Generator);
+        var xT = SeededRandom.randn([labels.Length, Vae.Config.EmbChannels, height / f, width / f], ScalarType.Float32, device, options.Generator);
         var z = Sampler.Sample(sampler, Scheduler, Guided(UNet, lab, guidanceScale), xT, options);
         using (no_grad())
             return Vae.Decode(z * LatentScale).clamp(-1.0, 1.0).MoveToOuterDisposeScope();

@@ -1,7 +1,8 @@
 using MedfusionDicom.Diffusion.Schedulers;
 using MedfusionDicom.Imaging;
+using TorchSharp;
 using MedfusionDicom.Torch;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Pipelines;
 

@@ -1,8 +1,9 @@
 using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Schedulers;
 using MedfusionDicom.Imaging;
+using TorchSharp;
 using MedfusionDicom.Torch;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Pipelines;
 
@@ -32,6 +33,9 @@ public sealed class RestorationPipeline(MedfusionUNet unet, GaussianScheduler sc
     public GaussianScheduler Scheduler { get; } = scheduler;
     public RestorationTask Task { get; } = task;
     public InpaintFill Fill { get; } = fill;
+
+    /// <summary>Where the UNet's weights are, and so where its inputs go.</summary>
+    public Device Device => UNet.parameters().First().device;
 
     /// <summary>Input channels of the UNet for an image of `channels` channels.</summary>
     public static int InputChannels(RestorationTask task, int channels = 1) => 2 * channels + (task == RestorationTask.Inpaint ? 1 : 0);

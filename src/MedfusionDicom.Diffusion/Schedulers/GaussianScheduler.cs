@@ -1,5 +1,6 @@
+using TorchSharp;
 using MedfusionDicom.Torch;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Schedulers;
 
@@ -76,7 +77,7 @@ public sealed class GaussianScheduler
     public Tensor SampleTimesteps(long batch, Device device, Generator? generator = null, double maxStrength = 1.0)
     {
         if (!(maxStrength > 0 && maxStrength <= 1)) throw new ArgumentException($"the training strength must be in (0, 1], got {maxStrength}");
-        return randint(0, Math.Max(1, (int)Math.Round(maxStrength * T)), [batch], ScalarType.Int64, device, generator: generator);
+        return SeededRandom.randint(0, Math.Max(1, (int)Math.Round(maxStrength * T)), [batch], device, generator);
     }
 
     /// <summary>The x_0 implied by an epsilon estimate: (x_t - sqrt(1 - ᾱ)·ε) / sqrt(ᾱ).</summary>

@@ -1,5 +1,6 @@
+using TorchSharp;
 using MedfusionDicom.Torch;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Schedulers;
 

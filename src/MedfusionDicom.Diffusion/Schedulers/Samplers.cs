@@ -1,5 +1,6 @@
+using TorchSharp;
 using MedfusionDicom.Torch;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Schedulers;
 
@@ -48,7 +49,7 @@ public sealed record SamplingOptions
     public double Strength { get; init; } = 1.0;
 
     /// <summary>Standard normal noise shaped like <paramref name="like"/>, from <see cref="Noise"/> or the generator.</summary>
-    public Tensor DrawNoise(Tensor like) => Noise?.Draw(like) ?? randn(like.shape, like.dtype, like.device, generator: Generator);
+    public Tensor DrawNoise(Tensor like) => Noise?.Draw(like) ?? SeededRandom.randn(like.shape, like.dtype, like.device, Generator);
 
     /// <summary>The first timestep of the reverse process for a schedule of <paramref name="timesteps"/>.</summary>
     public int StartTimestep(int timesteps)

@@ -1,9 +1,11 @@
+using TorchSharp.PyBridge;
 using System.Text.Json;
 using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Networks;
+using TorchSharp;
 using MedfusionDicom.Torch;
 using MedfusionDicom.Torch.Serialization;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Training;
 
@@ -47,9 +49,8 @@ public static class ModelStore
             write(tmp);
             File.Move(tmp, Path.Combine(dir, name), overwrite: true);
         }
-        var meta = new Dictionary<string, string> { ["kind"] = config.Kind.ToString(), ["step"] = state.Step.ToString(System.Globalization.CultureInfo.InvariantCulture) };
-        Atomic(WeightsFile, p => Safetensors.Save(p, ema, meta));
-        Atomic(RawWeightsFile, p => Safetensors.Save(p, raw, meta));
+        Atomic(WeightsFile, p => Safetensors.SaveStateDict(p, ema));
+        Atomic(RawWeightsFile, p => Safetensors.SaveStateDict(p, raw));
         Atomic(ConfigFile, config.Save);
         Atomic(StateFile, p => File.WriteAllText(p, JsonSerializer.Serialize(state, ConfigJson.Options) + "\n"));
     }

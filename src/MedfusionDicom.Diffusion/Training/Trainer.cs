@@ -1,3 +1,4 @@
+using TorchSharp.PyBridge;
 using System.Diagnostics;
 using System.Globalization;
 using MedfusionDicom.Diffusion.Evaluation;
@@ -6,10 +7,12 @@ using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
 using MedfusionDicom.Imaging;
+using TorchSharp;
 using MedfusionDicom.Torch;
-using MedfusionDicom.Torch.Modules;
-using F = MedfusionDicom.Torch.torch.nn.functional;
-using static MedfusionDicom.Torch.torch;
+using MedfusionDicom.Torch.Optim;
+using TorchSharp.Modules;
+using F = TorchSharp.torch.nn.functional;
+using static TorchSharp.torch;
 
 namespace MedfusionDicom.Diffusion.Training;
 
@@ -28,11 +31,14 @@ public sealed class Trainer : IDisposable
     private readonly GaussianScheduler? scheduler;
     private readonly optim.Optimizer optimizer;
     private readonly ExponentialMovingAverage ema;
+    private readonly Device device;
     private TrainState state = new();
 
-    public Trainer(TrainConfig config, IImageSource data, string outDir)
+    /// <param name="device">Where the model trains (default: the CPU); batches are made on the CPU and moved there.</param>
+    public Trainer(TrainConfig config, IImageSource data, string outDir, Device? device = null)
     {
         config.Validate();
+        this.device = device ?? CPU;
         this.data = data;
         this.outDir = outDir;
         cfg = config.Labels.Length == 0 ? config with { Labels = [.. data.Labels] } : config;
@@ -45,7 +51,7 @@ public sealed class Trainer : IDisposable
                 break;
             case ModelKind.Medfusion:
                 model = new MedfusionUNet(cfg.Unet!);
-                frozenVae = ModelLoader.LoadVae(ModelLoader.ResolveVae(outDir, cfg));
+                frozenVae = ModelLoader.LoadVae(ModelLoader.ResolveVae(outDir, cfg), this.device);
                 frozenVae.eval();
                 foreach (var p in frozenVae.parameters()) p.requires_grad = false;
                 scheduler = new GaussianScheduler(cfg.Scheduler ?? SchedulerConfig.Medfusion);
@@ -56,6 +62,7 @@ public sealed class Trainer : IDisposable
                 scheduler = new GaussianScheduler(cfg.Scheduler ?? SchedulerConfig.MedCDiff);
                 break;
         }
+        if (this.device.type != DeviceType.CPU) model.to(this.device);
         var resumed = ModelStore.LoadState(outDir);
         if (resumed is not null)
         {
@@ -163,7 +170,7 @@ public sealed class Trainer : IDisposable
             crop.Data.CopyTo(buf, b * s * s);
             list.Add(crop);
         }
-        return (tensor(buf, new long[] { cfg.BatchSize, 1, s, s }), tensor(labels), list);
+        return (tensor(buf, new long[] { cfg.BatchSize, 1, s, s }).to(device), tensor(labels).to(device), list);
     }
 
     private Tensor VaeLoss(Random rng, Generator gen)
@@ -184,7 +191,7 @@ public sealed class Trainer : IDisposable
         var (x, labels, _) = Batch(rng);
         Tensor z;
         using (no_grad()) z = frozenVae!.Encode(x, sample: true, gen) / cfg.LatentScale;
-        var keep = (rand([cfg.BatchSize], generator: gen) >= cfg.CfgDropout).to(ScalarType.Float32);
+        var keep = (rand([cfg.BatchSize], generator: gen) >= cfg.CfgDropout).to(ScalarType.Float32).to(device);
         return DiffusionLoss(z, gen, (xt, t) => unet.Forward(xt, t, labels, keep), l1: true);
     }
 
@@ -193,6 +200,7 @@ public sealed class Trainer : IDisposable
         var unet = (MedfusionUNet)model;
         var (x, _, list) = Batch(rng);
         var (condition, mask) = Degrade(cfg, list, rng);
+        (condition, mask) = (condition.to(device), mask?.to(device));
         return DiffusionLoss(x, gen, (xt, t) => unet.Forward(RestorationPipeline.NetworkInput(xt, condition, mask), t, null, null), l1: false,
             weight: cfg.LossInMaskOnly ? mask : null);
     }
@@ -204,7 +212,7 @@ public sealed class Trainer : IDisposable
     private Tensor DiffusionLoss(Tensor x0, Generator gen, Func<Tensor, Tensor, (Tensor output, List<Tensor> deep)> net, bool l1, Tensor? weight = null)
     {
         var t = scheduler!.SampleTimesteps(x0.size(0), x0.device, gen, cfg.MaxStrength);
-        var noise = randn(x0.shape, generator: gen);
+        var noise = SeededRandom.randn(x0.shape, x0.dtype, x0.device, gen);
         var (pred, deep) = net(scheduler.AddNoise(x0, noise, t), t.to(ScalarType.Float32));
         Tensor Crit(Tensor a, Tensor b)
         {

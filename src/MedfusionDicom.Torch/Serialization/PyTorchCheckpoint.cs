@@ -1,5 +1,6 @@
 using System.IO.Compression;
-using static MedfusionDicom.Torch.torch;
+using static TorchSharp.torch;
+using static MedfusionDicom.Torch.Serialization.TensorBytes;
 
 namespace MedfusionDicom.Torch.Serialization;
 

@@ -3,14 +3,17 @@ using MedfusionDicom.Diffusion.Networks;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
 using MedfusionDicom.Imaging;
+using TorchSharp;
 using MedfusionDicom.Torch;
 
 namespace MedfusionDicom.Worker.Models;
 
 /// <summary>Loads the model folders `medfusion train` writes: a Medfusion latent UNet (with its VAE) or a Med-cDiff UNet.</summary>
-public sealed class DiffusionModelLoader(TilingOptions? tiling = null) : IModelLoader
+/// <param name="device">cpu, cuda, cuda:N or auto (<see cref="TorchDevices.Resolve"/>); the models load there.</param>
+public sealed class DiffusionModelLoader(TilingOptions? tiling = null, string? device = null) : IModelLoader
 {
     private readonly TilingOptions _tiling = tiling ?? new TilingOptions();
+    private readonly torch.Device _device = TorchDevices.Resolve(device);
 
     public bool CanLoad(string modelDirectory)
     {
@@ -19,7 +22,7 @@ public sealed class DiffusionModelLoader(TilingOptions? tiling = null) : IModelL
         return kind is ModelKind.Medfusion or ModelKind.Cdiff;
     }
 
-    public IInferenceModel Load(string modelDirectory) => new DiffusionInferenceModel(modelDirectory, _tiling);
+    public IInferenceModel Load(string modelDirectory) => new DiffusionInferenceModel(modelDirectory, _tiling, _device);
 }
 
 /// <summary>
@@ -35,17 +38,17 @@ internal sealed class DiffusionInferenceModel : IInferenceModel
     private readonly LatentDiffusionPipeline? _synthesis;
     private readonly RestorationPipeline? _restoration;
 
-    public DiffusionInferenceModel(string directory, TilingOptions tiling)
+    public DiffusionInferenceModel(string directory, TilingOptions tiling, torch.Device device)
     {
         var name = Path.GetFileName(Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar));
-        var (config, unet, scheduler) = ModelLoader.LoadDiffusion(directory);
+        var (config, unet, scheduler) = ModelLoader.LoadDiffusion(directory, device);
         _config = config;
         _tiling = tiling;
         _unet = unet;
         var size = config.ImageSize;
         if (config.Kind == ModelKind.Medfusion)
         {
-            _vae = ModelLoader.LoadVae(ModelLoader.ResolveVae(directory, config));
+            _vae = ModelLoader.LoadVae(ModelLoader.ResolveVae(directory, config), device);
             _synthesis = new LatentDiffusionPipeline(_vae, unet, scheduler, config.LatentScale);
             Descriptor = new ModelDescriptor(name, InferenceTask.Synthesize, size, size, size, size, config.Labels, SamplerNames.All.Reverse().ToList(), 25, scheduler.T,
                 new ModelImageSpec { WindowSize = size, Intensity = config.IntensityConvention });
@@ -62,6 +65,7 @@ internal sealed class DiffusionInferenceModel : IInferenceModel
             var input = task == InferenceTask.SuperResolve ? size / config.Scale : size;
             Descriptor = new ModelDescriptor(name, task, size, size, input, input, [], SamplerNames.All, config.RestorationSteps, scheduler.T, config.ImageSpec());
         }
+        Descriptor = Descriptor with { Device = TorchDevices.Describe(device) };
     }
 
     public ModelDescriptor Descriptor { get; }

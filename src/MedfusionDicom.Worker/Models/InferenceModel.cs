@@ -37,7 +37,8 @@ public sealed record ModelDescriptor(
     IReadOnlyList<string> Samplers,
     int DefaultSteps,
     int MaxSteps,
-    ModelImageSpec? Image = null)
+    ModelImageSpec? Image = null,
+    string Device = "cpu")
 {
     /// <summary>The task name as the API reports it.</summary>
     public string TaskName => Task.ApiName();

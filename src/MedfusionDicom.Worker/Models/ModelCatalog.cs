@@ -55,7 +55,7 @@ public sealed class ModelCatalog : IDisposable
                 model.Dispose();
                 throw;
             }
-            WorkerLog.ModelLoaded(logger, model.Descriptor.Name, model.Descriptor.TaskName, dir);
+            WorkerLog.ModelLoaded(logger, model.Descriptor.Name, model.Descriptor.TaskName, dir, model.Descriptor.Device);
         }
     }
 

@@ -52,7 +52,7 @@ public sealed class InferenceWorkerService
         foreach (var m in _catalog.Models.OrderBy(m => m.Descriptor.Name, StringComparer.Ordinal))
         {
             var d = m.Descriptor;
-            var info = new ModelInfo { Name = d.Name, Task = d.TaskName, Width = (uint)d.Width, Height = (uint)d.Height };
+            var info = new ModelInfo { Name = d.Name, Task = d.TaskName, Width = (uint)d.Width, Height = (uint)d.Height, Device = d.Device };
             info.Labels.AddRange(d.Labels);
             response.Models.Add(info);
         }

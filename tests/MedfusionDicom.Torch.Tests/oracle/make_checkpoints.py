@@ -43,6 +43,7 @@ def main():
     m(x).sum().backward()
     opt.step()
     st.save(os.path.join(out, "model_io_after.safetensors"), {"x": x, "y": m(x)})
+    torch.save(m.state_dict(), os.path.join(out, "state_dict.pt"))
     ckpt = {
         "epoch": 3, "global_step": 1200, "pytorch-lightning_version": "2.1.0",
         "state_dict": OrderedDict((f"model.{k}", v) for k, v in m.state_dict().items()),
