@@ -1,5 +1,6 @@
 """Times the PyTorch model of the parity test on the same weights and input as the C# benchmark.
-Usage: bench_unet.py CONFIG.json WEIGHTS IN.safetensors ROUNDS -> prints the median seconds per forward."""
+Usage: bench_unet.py CONFIG.json WEIGHTS IN.safetensors ROUNDS -> prints the median seconds per forward and per
+forward + backward (of the output's sum, gradients cleared before each)."""
 import json
 import os
 import statistics
@@ -25,4 +26,12 @@ with torch.no_grad():
         start = time.perf_counter()
         net(x["x"], x["t"], x["labels"])
         times.append(time.perf_counter() - start)
-print(statistics.median(times))
+backward = []
+net.zero_grad(set_to_none=True)
+net(x["x"], x["t"], x["labels"])[0].sum().backward()  # warm-up
+for _ in range(rounds):
+    net.zero_grad(set_to_none=True)
+    start = time.perf_counter()
+    net(x["x"], x["t"], x["labels"])[0].sum().backward()
+    backward.append(time.perf_counter() - start)
+print(statistics.median(times), statistics.median(backward))

@@ -147,7 +147,7 @@ public sealed class Upsample : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         long Size(long n) => (n - 1) * stride + kernel - 2 * Padding.Of(kernel, stride);
-        var resized = nn.functional.interpolate(input, [Size(input.size(2)), Size(input.size(3))], mode: InterpolationMode.NearestExact);
+        var resized = NearestExact.Resize(input, Size(input.size(2)), Size(input.size(3)));
         return up_op.call(resized);
     }
 }

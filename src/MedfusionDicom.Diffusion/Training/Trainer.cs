@@ -181,7 +181,7 @@ public sealed class Trainer : IDisposable
         Tensor Rec(Tensor pred, Tensor target) => F.l1_loss(pred, target) + (1.0 - Losses.Ssim(pred, target)).mean() * cfg.SsimWeight;
         var loss = Rec(out_.Reconstruction, x);
         foreach (var d in out_.Deep)
-            loss = loss + Rec(d, F.interpolate(x, [d.size(2), d.size(3)], mode: InterpolationMode.NearestExact));
+            loss = loss + Rec(d, NearestExact.Resize(x, d.size(2), d.size(3)));
         return cfg.KlWeight > 0 ? loss + out_.Kl * cfg.KlWeight : loss;
     }
 
