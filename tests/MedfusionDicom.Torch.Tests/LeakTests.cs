@@ -59,19 +59,22 @@ public sealed class HeapReuseTests
         // /proc/self/stat field 10 (minflt), counted after the parenthesised command name
         long.Parse(File.ReadAllText("/proc/self/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)[7], System.Globalization.CultureInfo.InvariantCulture);
 
-    private static long FaultsOfTwentyActivations()
+    /// <summary>Minor page faults of each of 20 allocations of 16 MiB (8 x 32 x 128 x 128 float32, one activation of a
+    /// batch of 8 in the demo models), after 3 to warm up.</summary>
+    private static long[] FaultsOfTwentyActivations()
     {
-        // 8 x 32 x 128 x 128 float32 = 16 MiB, the size of one activation of a batch of 8 in the demo models.
         for (int i = 0; i < 3; i++)
         {
             using var warm = ones(8, 32, 128, 128);
         }
-        long before = MinorFaults();
-        for (int i = 0; i < 20; i++)
+        var faults = new long[20];
+        for (int i = 0; i < faults.Length; i++)
         {
-            using var t = ones(8, 32, 128, 128);
+            long before = MinorFaults();
+            using (var t = ones(8, 32, 128, 128)) { }
+            faults[i] = MinorFaults() - before;
         }
-        return MinorFaults() - before;
+        return faults;
     }
 
     [Fact]
@@ -83,10 +86,11 @@ public sealed class HeapReuseTests
             var plain = FaultsOfTwentyActivations();
             Assert.True(CpuMemory.KeepFreedMemory());
             var kept = FaultsOfTwentyActivations();
-            // Mapped afresh each 16 MiB block faults in 4,096 pages of 4 KiB per iteration, 80,000 in all.
-            Assert.True(plain > 40_000, $"glibc's defaults gave only {plain} minor page faults for 20 allocations of 16 MiB");
-            // Kept, a block is faulted in once and then reused (measured: 0.1 of the faults or fewer).
-            Assert.True(kept * 5 < plain, $"{kept} minor page faults for 20 allocations of 16 MiB with freed memory kept, {plain} without");
+            // A 16 MiB block mapped afresh faults in 4,096 pages of 4 KiB; a reused one next to none. glibc's defaults map
+            // every one afresh; kept, most are reused (a few still come fresh: 1 to 5 of 20 in the runs measured).
+            static int Fresh(long[] faults) => faults.Count(f => f > 400);
+            Assert.True(Fresh(plain) >= 18, $"glibc's defaults faulted afresh in only {Fresh(plain)} of 20: [{string.Join(", ", plain)}]");
+            Assert.True(Fresh(kept) <= 7, $"with freed memory kept, {Fresh(kept)} of 20 allocations still faulted afresh: [{string.Join(", ", kept)}]");
         }
         finally
         {
