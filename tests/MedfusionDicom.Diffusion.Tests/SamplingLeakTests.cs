@@ -10,6 +10,7 @@ namespace MedfusionDicom.Diffusion.Tests;
 /// of a process raise RSS by about 100 MB and then stop (the .NET and malloc heaps settling: measured 87, 9, 3 and 0 MB
 /// over consecutive runs of 4,000), so a first run of 10,000 steps warms up and the second one is measured.
 /// </summary>
+[Collection(AloneCollection.Name)]
 public class SamplingLeakTests(ITestOutputHelper log)
 {
     private static long RssBytes()
@@ -57,4 +58,11 @@ public class SamplingLeakTests(ITestOutputHelper log)
         log.WriteLine($"RSS after 1,000 steps {rss[1_000] >> 20} MiB, growth over the next 9,000: {growth >> 10} KiB");
         Assert.True(growth < 16L << 20, $"RSS grew by {growth >> 20} MiB over 9,000 sampling steps");
     }
+}
+
+/// <summary>Tests that measure the process (RSS): xunit runs this collection after the others, with nothing beside it.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AloneCollection
+{
+    public const string Name = "measures the whole process";
 }
