@@ -1,6 +1,9 @@
 // Tensor runtime benchmark: forward and forward+backward of a UNet-like residual block stack (batch 8, 128 channels,
 // 32x32), ours against python3-torch on the same weights, input and thread count, alternating iterations in one run.
 // usage: dotnet run --project bench/torch -c Release [-- --threads N --blocks N --iters N --write]
+// OpenMP threads wait passively on both sides unless OMP_WAIT_POLICY is set: the two processes alternate on the same
+// cores, and an idle side's spinning threads (TorchSharp ships its own libgomp, python3-torch uses Debian's, and they
+// spin differently) would take cycles from the side being timed (bench/RESULTS.md, "Tensor runtime").
 using TorchSharp.PyBridge;
 using System.Diagnostics;
 using System.Globalization;
@@ -12,6 +15,13 @@ using TorchSharp.Modules;
 using MedfusionDicom.Torch.Serialization;
 using static TorchSharp.torch;
 
+// Before the first torch call: libgomp reads it when it loads (from the C environment: .NET's own does not reach it),
+// and the python side inherits it.
+if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
+{
+    Environment.SetEnvironmentVariable("OMP_WAIT_POLICY", "PASSIVE");
+    NativeEnvironment.setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+}
 var opts = Args(args);
 int threads = opts.GetValueOrDefault("threads", Environment.ProcessorCount), blocks = opts.GetValueOrDefault("blocks", 4);
 int iters = opts.GetValueOrDefault("iters", 30);
@@ -68,7 +78,7 @@ table.AppendLine("| --- | ---: | ---: | ---: | ---: |");
 table.AppendLine(CultureInfo.InvariantCulture, $"| forward (no_grad) | {of:F1} | {tf:F1} | {of / tf:F3} | {ours.fwd.Min() / theirs.fwd.Min():F3} |");
 table.AppendLine(CultureInfo.InvariantCulture, $"| forward + backward | {ob:F1} | {tb:F1} | {ob / tb:F3} | {ours.fb.Min() / theirs.fb.Min():F3} |");
 var summary = string.Create(CultureInfo.InvariantCulture,
-    $"{blocks} residual blocks (GroupNorm(32) → SiLU → Conv3x3 ×2 + skip), input {Batch}x{Channels}x{Size}x{Size} float32, {threads} libtorch thread(s) on both sides, " +
+    $"{blocks} residual blocks (GroupNorm(32) → SiLU → Conv3x3 ×2 + skip), input {Batch}x{Channels}x{Size}x{Size} float32, {threads} libtorch thread(s) on both sides (OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY")}), " +
     $"{iters} timed iterations of each pass, ours and PyTorch's alternating one by one (after one warm-up each), TorchSharp {typeof(torch).Assembly.GetName().Version} (libtorch {torch.__version__}), .NET {Environment.Version}; " +
     $"max |ours − PyTorch| of the forward output: {maxDiff:E1}");
 Console.WriteLine(summary);
@@ -168,4 +178,10 @@ internal sealed class ResBlock : nn.Module<Tensor, Tensor>
         var h = conv1.call(nn.functional.silu(norm1.call(x)));
         return (x + conv2.call(nn.functional.silu(norm2.call(h)))).MoveToOuterDisposeScope();
     }
+}
+
+internal static partial class NativeEnvironment
+{
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    internal static partial int setenv(string name, string value, int overwrite);
 }
