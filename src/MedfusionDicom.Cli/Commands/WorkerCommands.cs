@@ -1,3 +1,4 @@
+using MedfusionDicom.Torch;
 using System.CommandLine;
 using MedfusionDicom.Worker;
 using MedfusionDicom.Worker.Models;
@@ -27,6 +28,8 @@ internal static class WorkerCommands
         var cmd = new Command("worker", "Serve the diffusion models over gRPC until stopped (Ctrl+C)") { port, models, listen, cert, key, batching, device };
         CliAction.Set(cmd, async (parse, ct) =>
         {
+            // A device that is not there is bad input: say so in one line before the host starts (and logs a trace).
+            if (Given(parse, device)) TorchDevices.Resolve(parse.GetValue(device));
             var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = false, Args = [] });
             builder.Configuration.AddEnvironmentVariables("MEDFUSION_");
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
