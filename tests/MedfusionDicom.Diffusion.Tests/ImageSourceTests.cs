@@ -36,4 +36,33 @@ public class ImageSourceTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void Every_frame_of_a_multi_frame_file_is_a_training_image_with_its_files_label()
+    {
+        var dir = Directory.CreateTempSubdirectory("dcm-frames").FullName;
+        try
+        {
+            var builder = new DerivedImageBuilder(new DerivedImageProcessing
+            {
+                DerivationDescription = "test", AlgorithmName = "test", AlgorithmVersion = "1", SeriesDescription = "test", IsSynthetic = true,
+            });
+            // Three 8x8 frames of constant 30, 130 and 230, then a single-frame file.
+            var frames = Enumerable.Range(0, 3).SelectMany(f => Enumerable.Repeat((byte)(30 + 100 * f), 64)).ToArray();
+            builder.Build(null, new DerivedPixelData(8, 8, 1, "MONOCHROME2", 8, 8, 7, 0, frames, NumberOfFrames: 3), 1).ToFile().Save(Path.Combine(dir, "cine.dcm"));
+            var single = Enumerable.Range(0, 64).Select(p => (byte)(p * 4)).ToArray();
+            builder.Build(null, new DerivedPixelData(8, 8, 1, "MONOCHROME2", 8, 8, 7, 0, single), 2).ToFile().Save(Path.Combine(dir, "still.dcm"));
+            File.WriteAllText(Path.Combine(dir, "labels.csv"), "file,label\ncine.dcm,PNEUMONIA\nstill.dcm,NORMAL\n");
+            using var src = new DicomFolderImageSource(dir, Path.Combine(dir, "labels.csv"), 8, IntensityNormalization.Range(0, 255));
+            Assert.Equal(4, src.Count);
+            Assert.Equal([("cine.dcm", 0), ("cine.dcm", 1), ("cine.dcm", 2), ("still.dcm", 0)], Enumerable.Range(0, 4).Select(src.Origin));
+            Assert.Equal([1, 1, 1, 0], Enumerable.Range(0, 4).Select(src.Label));
+            // Read out of order: each frame is its own image (fixed 0..255 to [-1, 1]).
+            Assert.All(src.Read(2), v => Assert.Equal(230 / 127.5f - 1, v, 4));
+            Assert.All(src.Read(0), v => Assert.Equal(30 / 127.5f - 1, v, 4));
+            Assert.All(src.Read(1), v => Assert.Equal(130 / 127.5f - 1, v, 4));
+            Assert.True(src.Read(3)[63] > src.Read(3)[0]);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

@@ -1,4 +1,5 @@
 using MedfusionDicom.Dicom;
+using MedfusionDicom.Dicom.IO;
 using MedfusionDicom.Diffusion.Data;
 using MedfusionDicom.Imaging;
 
@@ -45,13 +46,14 @@ public sealed class NpyImageSource : IImageSource
 }
 
 /// <summary>
-/// A folder of DICOM files with a labels CSV (file,label; file relative to the folder). Each image's first frame goes
-/// through the imaging path (Modality LUT, MONOCHROME1, the model's intensity convention) and is resized (bilinear) to
-/// Size x Size; images are decoded once and cached.
+/// A folder of DICOM files with a labels CSV (file,label; file relative to the folder). Every frame of every file is a
+/// training image with its file's label (a 16-frame MR gives 16), through the imaging path (Modality LUT, MONOCHROME1,
+/// the model's intensity convention) and resized (bilinear) to Size x Size. The frame counts are read from the headers
+/// up front; a file's frames are decoded together when the first of them is asked for, and cached.
 /// </summary>
 public sealed class DicomFolderImageSource : IImageSource
 {
-    private readonly List<(string File, string Label)> _items = new();
+    private readonly List<(string File, int Frame, int Frames, string Label)> _items = new();
     private readonly Dictionary<int, float[]> _cache = new();
     private readonly string _root;
     private readonly IntensityNormalization _intensity;
@@ -61,12 +63,17 @@ public sealed class DicomFolderImageSource : IImageSource
         _root = folder;
         _intensity = intensity;
         Size = size;
+        var headerOnly = new DicomReaderOptions { StopBeforeTag = DicomTag.PixelData };
         foreach (var line in File.ReadLines(labelsCsv).Skip(1))
         {
             if (line.Length == 0) continue;
             var c = line.Split(',');
             if (c.Length < 2) throw new FormatException($"{labelsCsv}: bad line '{line}' (expected file,label)");
-            _items.Add((c[0].Trim(), c[1].Trim()));
+            var file = c[0].Trim();
+            var header = DicomFile.Open(Path.Combine(folder, file), headerOnly).Dataset;
+            var frames = header.GetSingleValueOrDefault(DicomTag.NumberOfFrames, 1);
+            if (frames < 1) throw new FormatException($"{Path.Combine(folder, file)}: Number of Frames (0028,0008) is {frames}");
+            for (var f = 0; f < frames; f++) _items.Add((file, f, frames, c[1].Trim()));
         }
         if (_items.Count == 0) throw new FormatException($"{labelsCsv}: no images");
         Labels = _items.Select(x => x.Label).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
@@ -77,13 +84,24 @@ public sealed class DicomFolderImageSource : IImageSource
     public IReadOnlyList<string> Labels { get; }
     public int Label(int i) => NpyImageSource.IndexOf(Labels, _items[i].Label);
 
+    /// <summary>Which file and frame image <paramref name="i"/> is.</summary>
+    public (string File, int Frame) Origin(int i) => (_items[i].File, _items[i].Frame);
+
     public float[] Read(int i)
     {
         if (_cache.TryGetValue(i, out var hit)) return hit;
-        var source = SourceImage.Open(DicomFile.Open(Path.Combine(_root, _items[i].File)).Dataset);
-        var values = source.ModalityValues(0);
-        var image = _intensity.WindowFor(values, source.IsMonochrome1, source.Encoding.Range).ToModel(values, source.Width, source.Height);
-        return _cache[i] = ImageResize.Bilinear(image, Size, Size).Data;
+        var (file, frame, frames, _) = _items[i];
+        var source = SourceImage.Open(DicomFile.Open(Path.Combine(_root, file)).Dataset);
+        if (source.FrameCount != frames)
+            throw new FormatException($"{Path.Combine(_root, file)}: {source.FrameCount} frames, where its header said {frames} when training started");
+        var first = i - frame;
+        for (var f = 0; f < source.FrameCount; f++)
+        {
+            var values = source.ModalityValues(f);
+            var image = _intensity.WindowFor(values, source.IsMonochrome1, source.Encoding.Range).ToModel(values, source.Width, source.Height);
+            _cache[first + f] = ImageResize.Bilinear(image, Size, Size).Data;
+        }
+        return _cache[i];
     }
 
     public void Dispose() => _cache.Clear();
