@@ -6,16 +6,18 @@ namespace MedfusionDicom.Diffusion.Tests;
 
 public class ImageSourceTests
 {
+    private static DerivedImageBuilder Builder() => new(new DerivedImageProcessing
+    {
+        DerivationDescription = "test", AlgorithmName = "test", AlgorithmVersion = "1", SeriesDescription = "test", IsSynthetic = true,
+    });
+
     [Fact]
     public void Dicom_folder_images_are_scaled_to_unit_range_resized_and_labelled()
     {
         var dir = Directory.CreateTempSubdirectory("dcm").FullName;
         try
         {
-            var builder = new DerivedImageBuilder(new DerivedImageProcessing
-            {
-                DerivationDescription = "test", AlgorithmName = "test", AlgorithmVersion = "1", SeriesDescription = "test", IsSynthetic = true,
-            });
+            var builder = Builder();
             // 8x4 images, a horizontal ramp 10..80 (first) and 20..90 (second).
             for (int k = 0; k < 2; k++)
             {
@@ -43,10 +45,7 @@ public class ImageSourceTests
         var dir = Directory.CreateTempSubdirectory("dcm-frames").FullName;
         try
         {
-            var builder = new DerivedImageBuilder(new DerivedImageProcessing
-            {
-                DerivationDescription = "test", AlgorithmName = "test", AlgorithmVersion = "1", SeriesDescription = "test", IsSynthetic = true,
-            });
+            var builder = Builder();
             // Three 8x8 frames of constant 30, 130 and 230, then a single-frame file.
             var frames = Enumerable.Range(0, 3).SelectMany(f => Enumerable.Repeat((byte)(30 + 100 * f), 64)).ToArray();
             builder.Build(null, new DerivedPixelData(8, 8, 1, "MONOCHROME2", 8, 8, 7, 0, frames, NumberOfFrames: 3), 1).ToFile().Save(Path.Combine(dir, "cine.dcm"));
