@@ -1,13 +1,15 @@
-// Worker throughput: Denoise requests over gRPC (our client, our server, one process, loopback), at concurrency 1 and 8,
+// Worker throughput: Denoise requests over gRPC (Grpc.Net.Client and Grpc.AspNetCore as our libraries set them up, one process, loopback), at concurrency 1 and 8,
 // with dynamic batching on and off, on a real model folder. Prints a Markdown table for bench/RESULTS.md.
 // Usage: dotnet run -c Release --project bench/MedfusionDicom.Bench.Worker -- [--model DIR] [--steps S] [--requests N]
 using System.Diagnostics;
 using System.Net;
 using Google.Protobuf;
 using Medfusion.V1;
+using Grpc.Core;
 using MedfusionDicom.Grpc.Client;
-using MedfusionDicom.Grpc.Server;
-using MedfusionDicom.Grpc.Worker;
+using MedfusionDicom.Grpc.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using MedfusionDicom.Worker.Models;
 using MedfusionDicom.Worker.Scheduling;
 using MedfusionDicom.Worker.Service;
@@ -58,8 +60,9 @@ async Task<(double Rate, double MedianLatency, double MeanBatch)> RunAsync(bool 
     var service = new InferenceWorkerService(catalog, scheduler);
     var options = new GrpcServerOptions();
     options.Endpoints.Add(new GrpcEndpoint(new IPEndPoint(IPAddress.Loopback, 0)));
-    await using var server = await GrpcServer.StartAsync(options, [service.BindService()]);
-    using var channel = GrpcChannel.ForAddress(server.Addresses[0]);
+    await using var server = await GrpcServer.StartAsync(options, s => s.AddSingleton(service), e => e.MapGrpcService<InferenceWorkerService>());
+    using var channel = GrpcClientChannel.ForAddress(server.Addresses[0]);
+    var worker = new InferenceWorker.InferenceWorkerClient(channel.CallInvoker);
     var latencies = new List<double>();
     var next = 0;
     var total = Stopwatch.StartNew();
@@ -68,8 +71,8 @@ async Task<(double Rate, double MedianLatency, double MeanBatch)> RunAsync(bool 
         while (Interlocked.Increment(ref next) <= requests)
         {
             var sw = Stopwatch.StartNew();
-            await using var call = channel.StartCall(InferenceWorkerMethods.Denoise, request);
-            await foreach (var update in call.ReadAllAsync()) { }
+            using var call = worker.Denoise(request);
+            await foreach (var update in call.ResponseStream.ReadAllAsync()) { }
             lock (latencies) latencies.Add(sw.Elapsed.TotalSeconds);
         }
     }));

@@ -12,7 +12,8 @@ const client = new echoPackage.EchoService(target, grpc.credentials.createInsecu
 const request = { text: 'x', payload: Buffer.alloc(payloadBytes, 1) };
 
 function echo() {
-  return new Promise((resolve, reject) => client.Echo(request, (error, response) => (error ? reject(error) : resolve(response))));
+  // A deadline, so that a call that never ends fails the run instead of hanging it.
+  return new Promise((resolve, reject) => client.Echo(request, { deadline: Date.now() + 30000 }, (error, response) => (error ? reject(error) : resolve(response))));
 }
 
 async function worker(until, counter) {

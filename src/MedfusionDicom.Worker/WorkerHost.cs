@@ -2,12 +2,14 @@ using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Health.V1;
-using MedfusionDicom.Grpc.Health;
-using MedfusionDicom.Grpc.Server;
-using MedfusionDicom.Grpc.Worker;
+using Grpc.HealthCheck;
+using Medfusion.V1;
+using MedfusionDicom.Grpc.Hosting;
 using MedfusionDicom.Worker.Models;
 using MedfusionDicom.Worker.Scheduling;
 using MedfusionDicom.Worker.Service;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -24,7 +26,6 @@ public sealed class WorkerHost : BackgroundService
     private readonly IEnumerable<IModelLoader> _loaders;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly HealthService _health = new();
     private readonly TaskCompletionSource<IReadOnlyList<Uri>> _addresses = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public WorkerHost(IOptions<WorkerOptions> options, IEnumerable<IModelLoader> loaders, ILoggerFactory loggerFactory)
@@ -40,17 +41,19 @@ public sealed class WorkerHost : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        _health.SetStatus("", HealthCheckResponse.Types.ServingStatus.NotServing);
-        _health.SetStatus(InferenceWorkerMethods.ServiceName, HealthCheckResponse.Types.ServingStatus.NotServing);
         using var catalog = new ModelCatalog();
         await using var scheduler = new InferenceScheduler(_options.Scheduler, _loggerFactory.CreateLogger<InferenceScheduler>());
-        var serverOptions = new MedfusionDicom.Grpc.Server.GrpcServerOptions { IncludeExceptionDetails = _options.EnableDetailedErrors };
+        var serverOptions = new GrpcServerOptions { IncludeExceptionDetails = _options.EnableDetailedErrors };
         serverOptions.Endpoints.Add(new GrpcEndpoint(new IPEndPoint(IPAddress.Parse(_options.ListenAddress), _options.Port), LoadCertificate()));
         var service = new InferenceWorkerService(catalog, scheduler, _loggerFactory.CreateLogger<InferenceWorkerService>())
         {
             EnableDetailedErrors = _options.EnableDetailedErrors,
         };
-        await using var server = await GrpcServer.StartAsync(serverOptions, [_health.BindService(), service.BindService()], _loggerFactory, stoppingToken).ConfigureAwait(false);
+        await using var server = await GrpcServer.StartAsync(
+            serverOptions, services => services.AddSingleton(service), endpoints => endpoints.MapGrpcService<InferenceWorkerService>(),
+            _loggerFactory, stoppingToken).ConfigureAwait(false);
+        var health = server.Health;
+        SetServing(health, HealthCheckResponse.Types.ServingStatus.NotServing);
         _addresses.TrySetResult(server.Addresses);
         try
         {
@@ -64,8 +67,7 @@ public sealed class WorkerHost : BackgroundService
                     WorkerLog.WarmedUp(_logger, model.Descriptor.Name, sw.Elapsed.TotalMilliseconds);
                 }
             }
-            _health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
-            _health.SetStatus(InferenceWorkerMethods.ServiceName, HealthCheckResponse.Types.ServingStatus.Serving);
+            SetServing(health, HealthCheckResponse.Types.ServingStatus.Serving);
             WorkerLog.Serving(_logger, catalog.Models.Count, string.Join(", ", server.Addresses));
             await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
         }
@@ -74,8 +76,15 @@ public sealed class WorkerHost : BackgroundService
         }
         finally
         {
-            _health.SetStatus("", HealthCheckResponse.Types.ServingStatus.NotServing);
+            SetServing(health, HealthCheckResponse.Types.ServingStatus.NotServing);
         }
+    }
+
+    /// <summary>The whole server ("") and the worker's service move together: a caller may watch either.</summary>
+    private static void SetServing(HealthServiceImpl health, HealthCheckResponse.Types.ServingStatus status)
+    {
+        health.SetStatus("", status);
+        health.SetStatus(InferenceWorker.Descriptor.FullName, status);
     }
 
     private X509Certificate2? LoadCertificate()

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Grpc.Core;
 using MedfusionDicom.Grpc.Tests.Infrastructure;
 using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
@@ -82,13 +83,35 @@ public sealed class GrpcJsClientToOurServerTests(InteropFixture fixture)
         Assert.Equal(method == "Echo" ? 0 : 2, result.Responses.Count);
     }
 
+    [Theory]
+    [InlineData("/medfusion.test.v1.EchoService/Missing")]
+    [InlineData("/no.Such/Service")]
+    public async Task Unknown_method_or_service_is_unimplemented(string path)
+    {
+        var result = await CallAsync(new { target = fixture.OurServer.Target, method = "Raw", path });
+
+        result.AssertStatus(StatusCode.Unimplemented);
+    }
+
     [Fact]
-    public async Task Unknown_method_is_unimplemented()
+    public async Task A_method_of_the_proto_that_the_service_does_not_implement_is_unimplemented()
     {
         var result = await CallAsync(new { target = fixture.OurServer.Target, method = "Observe", request = new { id = "x" } });
 
         result.AssertStatus(StatusCode.Unimplemented);
-        Assert.Contains("/medfusion.test.v1.EchoService/Observe", result.Details, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("v1alpha")]
+    [InlineData("v1")]
+    public async Task Reflection_lists_the_served_services(string version)
+    {
+        var result = await CallAsync(new { target = fixture.OurServer.Target, method = "ListServices", reflection = version });
+
+        result.AssertStatus(StatusCode.OK);
+        var names = result.Responses.Select(r => r["name"]!.GetValue<string>()).ToList();
+        Assert.Contains("medfusion.test.v1.EchoService", names);
+        Assert.Contains("grpc.health.v1.Health", names);
     }
 
     [Fact]
@@ -173,6 +196,7 @@ public sealed class GrpcJsClientToOurServerTests(InteropFixture fixture)
         Assert.Equal(1024 * 1024, Assert.Single(result.Responses)["payloadLength"]!.GetValue<int>());
         Assert.Equal("gzip", server.Echo.Record(id).RequestEncoding);
         Assert.InRange(relay.ClientToServerBytes, 1, 100_000); // 1 MiB of one byte value compresses to a few KiB
+        Assert.InRange(relay.ServerToClientBytes, 1, 100_000);
     }
 
     [Fact]

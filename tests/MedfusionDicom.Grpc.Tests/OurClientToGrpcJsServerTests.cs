@@ -1,33 +1,38 @@
 using System.Net;
 using System.Net.Sockets;
 using Google.Protobuf;
+using Grpc.Core;
 using Grpc.Health.V1;
+using Grpc.Reflection.V1Alpha;
 using MedfusionDicom.Grpc.Client;
-using MedfusionDicom.Grpc.Health;
 using MedfusionDicom.Grpc.Tests.Echo;
 using MedfusionDicom.Grpc.Tests.Infrastructure;
 using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace MedfusionDicom.Grpc.Tests;
 
-/// <summary>Our client against the grpc-js server, one test per transport feature.</summary>
+/// <summary>Our client (Grpc.Net.Client through <see cref="GrpcClientChannel"/>) against the grpc-js server, one test per transport feature.</summary>
 [Collection(InteropCollection.Name)]
 public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisposable
 {
-    private readonly GrpcChannel channel = GrpcChannel.ForAddress($"http://{fixture.NodeServer.Target}");
+    private readonly GrpcClientChannel _channel = GrpcClientChannel.ForAddress($"http://{fixture.NodeServer.Target}");
 
-    public void Dispose() => channel.Dispose();
+    private EchoService.EchoServiceClient Echo => new(_channel.CallInvoker);
+
+    public void Dispose() => _channel.Dispose();
 
     private static string NewId() => Guid.NewGuid().ToString();
 
-    private Task<Observation> ObserveAsync(string id) => channel.UnaryAsync(EchoMethods.Observe, new ObserveRequest { Id = id });
+    private async Task<Observation> ObserveAsync(string id) => await Echo.ObserveAsync(new ObserveRequest { Id = id });
+
+    private static DateTime In(TimeSpan timeout) => DateTime.UtcNow + timeout;
 
     [Fact]
     public async Task Unary_call_round_trips_payload_and_metadata_including_binary_headers_and_trailers()
     {
         var payload = ByteString.CopyFrom(Enumerable.Range(0, 300_000).Select(i => (byte)i).ToArray());
-        var headers = new Metadata().Add("x-echo-ascii", "plain value").Add("x-echo-blob-bin", [0, 1, 2, 255]);
-        await using var call = channel.StartCall(EchoMethods.Echo, new EchoRequest { Id = NewId(), Text = "hello", Payload = payload }, new CallOptions { Headers = headers });
+        var headers = new Metadata { { "x-echo-ascii", "plain value" }, { "x-echo-blob-bin", new byte[] { 0, 1, 2, 255 } } };
+        using var call = Echo.EchoAsync(new EchoRequest { Id = NewId(), Text = "hello", Payload = payload }, headers);
 
         var response = await call.ResponseAsync;
         var responseHeaders = await call.ResponseHeadersAsync;
@@ -44,9 +49,9 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
     [Fact]
     public async Task Server_streaming_delivers_every_response_in_order()
     {
-        await using var call = channel.StartCall(EchoMethods.EchoStream, new EchoRequest { Id = NewId(), ResponseCount = 20, ResponsePayloadSize = 3000 });
+        using var call = Echo.EchoStream(new EchoRequest { Id = NewId(), ResponseCount = 20, ResponsePayloadSize = 3000 });
 
-        var responses = await call.ReadAllAsync().ToListAsync();
+        var responses = await call.ResponseStream.ReadAllAsync().ToListAsync();
 
         Assert.Equal(Enumerable.Range(0, 20), responses.Select(r => (int)r.Index));
         Assert.All(responses, r => Assert.Equal(3000, r.Payload.Length));
@@ -56,18 +61,18 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
     [Fact]
     public async Task Client_streaming_and_duplex_calls_send_every_request()
     {
-        await using var collect = channel.StartCall(EchoMethods.Collect);
-        await using var chat = channel.StartCall(EchoMethods.Chat);
+        using var collect = Echo.Collect();
+        using var chat = Echo.Chat();
         foreach (var i in Enumerable.Range(0, 5))
         {
-            await collect.WriteAsync(new EchoRequest { Text = $"r{i}", Payload = ByteString.CopyFrom(new byte[1000]) });
-            await chat.WriteAsync(new EchoRequest { Text = $"r{i}" });
+            await collect.RequestStream.WriteAsync(new EchoRequest { Text = $"r{i}", Payload = ByteString.CopyFrom(new byte[1000]) });
+            await chat.RequestStream.WriteAsync(new EchoRequest { Text = $"r{i}" });
         }
 
-        await collect.CompleteRequestAsync();
-        await chat.CompleteRequestAsync();
+        await collect.RequestStream.CompleteAsync();
+        await chat.RequestStream.CompleteAsync();
         var summary = await collect.ResponseAsync;
-        var replies = await chat.ReadAllAsync().ToListAsync();
+        var replies = await chat.ResponseStream.ReadAllAsync().ToListAsync();
 
         Assert.Equal("r0,r1,r2,r3,r4", summary.Text);
         Assert.Equal(5000UL, summary.PayloadBytes);
@@ -77,17 +82,16 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
     [Fact]
     public async Task Duplex_replies_arrive_while_the_request_stream_is_still_open()
     {
-        await using var chat = channel.StartCall(EchoMethods.Chat);
-        await using var replies = chat.ReadAllAsync().GetAsyncEnumerator();
+        using var chat = Echo.Chat();
         foreach (var text in new[] { "ping", "pong" })
         {
-            await chat.WriteAsync(new EchoRequest { Text = text });
-            Assert.True(await replies.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5)));
-            Assert.Equal(text, replies.Current.Text);
+            await chat.RequestStream.WriteAsync(new EchoRequest { Text = text });
+            Assert.True(await chat.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)));
+            Assert.Equal(text, chat.ResponseStream.Current.Text);
         }
 
-        await chat.CompleteRequestAsync();
-        Assert.False(await replies.MoveNextAsync());
+        await chat.RequestStream.CompleteAsync();
+        Assert.False(await chat.ResponseStream.MoveNext(CancellationToken.None));
     }
 
     [Theory]
@@ -96,18 +100,19 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
     public async Task Error_status_carries_a_percent_encoded_unicode_message_and_trailers(bool streaming)
     {
         var request = new EchoRequest { Id = NewId(), ResponseCount = 2, FailCode = (int)StatusCode.FailedPrecondition, FailMessage = "Bildgröße 100% falsch\r\n✓" };
-        var options = new CallOptions { Headers = new Metadata().Add("x-echo-reason", "size") };
-        await using var call = channel.StartCall(streaming ? EchoMethods.EchoStream : EchoMethods.Echo, request, options);
+        var headers = new Metadata { { "x-echo-reason", "size" } };
 
         var received = new List<EchoResponse>();
         var error = await Assert.ThrowsAsync<RpcException>(async () =>
         {
             if (!streaming)
             {
-                await call.ResponseAsync;
+                await Echo.EchoAsync(request, headers);
+                return;
             }
 
-            await foreach (var response in call.ReadAllAsync())
+            using var call = Echo.EchoStream(request, headers);
+            await foreach (var response in call.ResponseStream.ReadAllAsync())
             {
                 received.Add(response);
             }
@@ -122,7 +127,8 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
     [Fact]
     public async Task Unknown_method_is_unimplemented()
     {
-        var error = await Assert.ThrowsAsync<RpcException>(() => channel.UnaryAsync(EchoMethods.Missing, new EchoRequest()));
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+            await _channel.CallInvoker.AsyncUnaryCall(EchoCalls.Missing, null, new CallOptions(), new EchoRequest()));
 
         Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
     }
@@ -132,8 +138,8 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
     {
         var id = NewId();
         var started = DateTime.UtcNow;
-        var error = await Assert.ThrowsAsync<RpcException>(() =>
-            channel.UnaryAsync(EchoMethods.Echo, new EchoRequest { Id = id, DelayMs = 20_000 }, CallOptions.WithTimeout(TimeSpan.FromMilliseconds(300))));
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Echo.EchoAsync(new EchoRequest { Id = id, DelayMs = 20_000 }, deadline: In(TimeSpan.FromMilliseconds(300))));
 
         Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
         Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(3));
@@ -145,13 +151,12 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
     {
         var id = NewId();
         using var cancellation = new CancellationTokenSource();
-        await using var call = channel.StartCall(
-            EchoMethods.EchoStream, new EchoRequest { Id = id, ResponseCount = 1000, DelayMs = 50 }, new CallOptions { CancellationToken = cancellation.Token });
+        using var call = Echo.EchoStream(new EchoRequest { Id = id, ResponseCount = 1000, DelayMs = 50 }, cancellationToken: cancellation.Token);
 
         var received = 0;
         var error = await Assert.ThrowsAsync<RpcException>(async () =>
         {
-            await foreach (var response in call.ReadAllAsync())
+            await foreach (var response in call.ResponseStream.ReadAllAsync())
             {
                 if (++received == 3)
                 {
@@ -168,14 +173,16 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
     [Fact]
     public async Task Messages_above_the_size_limits_are_resource_exhausted_in_both_directions()
     {
-        using var limited = GrpcChannel.ForAddress($"http://{fixture.NodeServer.Target}", new GrpcChannelOptions { MaxReceiveMessageSize = 1024 * 1024, MaxSendMessageSize = 1024 * 1024 });
+        using var limited = GrpcClientChannel.ForAddress(
+            $"http://{fixture.NodeServer.Target}", new GrpcClientOptions { MaxReceiveMessageSize = 1024 * 1024, MaxSendMessageSize = 1024 * 1024 });
+        var client = new EchoService.EchoServiceClient(limited.CallInvoker);
 
-        var tooLargeReply = await Assert.ThrowsAsync<RpcException>(() =>
-            limited.UnaryAsync(EchoMethods.Echo, new EchoRequest { Id = NewId(), ResponsePayloadSize = 2 * 1024 * 1024 }));
-        var tooLargeRequest = await Assert.ThrowsAsync<RpcException>(() =>
-            limited.UnaryAsync(EchoMethods.Echo, new EchoRequest { Id = NewId(), Payload = ByteString.CopyFrom(new byte[2 * 1024 * 1024]) }));
-        var beyondServerLimit = await Assert.ThrowsAsync<RpcException>(() =>
-            channel.UnaryAsync(EchoMethods.Echo, new EchoRequest { Id = NewId(), Payload = ByteString.CopyFrom(new byte[(64 * 1024 * 1024) + 1]) }));
+        var tooLargeReply = await Assert.ThrowsAsync<RpcException>(async () =>
+            await client.EchoAsync(new EchoRequest { Id = NewId(), ResponsePayloadSize = 2 * 1024 * 1024 }));
+        var tooLargeRequest = await Assert.ThrowsAsync<RpcException>(async () =>
+            await client.EchoAsync(new EchoRequest { Id = NewId(), Payload = ByteString.CopyFrom(new byte[2 * 1024 * 1024]) }));
+        var beyondServerLimit = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Echo.EchoAsync(new EchoRequest { Id = NewId(), Payload = ByteString.CopyFrom(new byte[(64 * 1024 * 1024) + 1]) }));
 
         Assert.Equal(StatusCode.ResourceExhausted, tooLargeReply.StatusCode);
         Assert.Equal(StatusCode.ResourceExhausted, tooLargeRequest.StatusCode);
@@ -187,10 +194,10 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
     {
         await using var compressingServer = await NodeEchoServer.StartAsync("--compress");
         await using var relay = new TcpRelay(compressingServer.Port);
-        using var compressing = GrpcChannel.ForAddress($"http://127.0.0.1:{relay.Port}", new GrpcChannelOptions { CompressRequests = true });
+        using var compressing = GrpcClientChannel.ForAddress($"http://127.0.0.1:{relay.Port}", new GrpcClientOptions { CompressRequests = true });
         var payload = ByteString.CopyFrom(new byte[1024 * 1024]);
 
-        var response = await compressing.UnaryAsync(EchoMethods.Echo, new EchoRequest { Id = NewId(), Payload = payload });
+        var response = await new EchoService.EchoServiceClient(compressing.CallInvoker).EchoAsync(new EchoRequest { Id = NewId(), Payload = payload });
 
         Assert.Equal(payload, response.Payload);
         Assert.InRange(relay.ClientToServerBytes, 1, 100_000);
@@ -199,51 +206,68 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
     [Fact]
     public async Task Tls_with_alpn_h2_carries_calls_to_a_server_with_a_private_root()
     {
-        using var secure = GrpcChannel.ForAddress(
-            $"https://{fixture.NodeTlsServer.Target}", new GrpcChannelOptions { TrustedRootCertificate = fixture.Tls.Certificate });
-        using var untrusting = GrpcChannel.ForAddress($"https://{fixture.NodeTlsServer.Target}", new GrpcChannelOptions { MaxRetryAttempts = 0 });
+        using var secure = GrpcClientChannel.ForAddress(
+            $"https://{fixture.NodeTlsServer.Target}", new GrpcClientOptions { TrustedRootCertificate = fixture.Tls.Certificate });
+        using var untrusting = GrpcClientChannel.ForAddress($"https://{fixture.NodeTlsServer.Target}", new GrpcClientOptions { MaxRetryAttempts = 0 });
 
-        var response = await secure.UnaryAsync(EchoMethods.Echo, new EchoRequest { Id = NewId(), Text = "secure" });
-        var refused = await Assert.ThrowsAsync<RpcException>(() => untrusting.UnaryAsync(EchoMethods.Echo, new EchoRequest { Id = NewId() }));
+        var response = await new EchoService.EchoServiceClient(secure.CallInvoker).EchoAsync(new EchoRequest { Id = NewId(), Text = "secure" });
+        var refused = await Assert.ThrowsAsync<RpcException>(async () =>
+            await new EchoService.EchoServiceClient(untrusting.CallInvoker).EchoAsync(new EchoRequest { Id = NewId() }));
 
         Assert.Equal("secure", response.Text);
-        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        Assert.True(refused.StatusCode == StatusCode.Unavailable, refused.Status.ToString());
     }
 
     [Fact]
     public async Task Health_check_and_watch_follow_the_serving_status()
     {
         const string service = "medfusion.v1.InferenceWorker";
-        var unknown = await Assert.ThrowsAsync<RpcException>(() => channel.UnaryAsync(HealthMethods.Check, new HealthCheckRequest { Service = "nothing.Here" }));
-        await channel.UnaryAsync(EchoMethods.SetHealth, new HealthUpdate { Service = service, Status = (int)ServingStatus.NotServing });
-        var checkedStatus = await channel.UnaryAsync(HealthMethods.Check, new HealthCheckRequest { Service = service });
+        var health = new Health.HealthClient(_channel.CallInvoker);
+        var unknown = await Assert.ThrowsAsync<RpcException>(async () => await health.CheckAsync(new HealthCheckRequest { Service = "nothing.Here" }));
+        await Echo.SetHealthAsync(new HealthUpdate { Service = service, Status = (int)ServingStatus.NotServing });
+        var checkedStatus = await health.CheckAsync(new HealthCheckRequest { Service = service });
 
-        await using var watch = channel.StartCall(HealthMethods.Watch, new HealthCheckRequest { Service = service });
-        await using var updates = watch.ReadAllAsync().GetAsyncEnumerator();
-        Assert.True(await updates.MoveNextAsync());
-        var first = updates.Current.Status;
-        await channel.UnaryAsync(EchoMethods.SetHealth, new HealthUpdate { Service = service, Status = (int)ServingStatus.Serving });
-        Assert.True(await updates.MoveNextAsync());
+        using var watch = health.Watch(new HealthCheckRequest { Service = service });
+        Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None));
+        var first = watch.ResponseStream.Current.Status;
+        await Echo.SetHealthAsync(new HealthUpdate { Service = service, Status = (int)ServingStatus.Serving });
+        Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None));
 
         Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
         Assert.Equal(ServingStatus.NotServing, checkedStatus.Status);
         Assert.Equal(ServingStatus.NotServing, first);
-        Assert.Equal(ServingStatus.Serving, updates.Current.Status);
+        Assert.Equal(ServingStatus.Serving, watch.ResponseStream.Current.Status);
+    }
+
+    [Fact]
+    public async Task Reflection_of_the_grpc_js_server_lists_its_services()
+    {
+        var reflection = new ServerReflection.ServerReflectionClient(_channel.CallInvoker);
+        using var call = reflection.ServerReflectionInfo();
+        await call.RequestStream.WriteAsync(new ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.CompleteAsync();
+
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+        var names = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
+
+        Assert.Contains("medfusion.test.v1.EchoService", names);
+        Assert.Contains("grpc.health.v1.Health", names);
     }
 
     [Fact]
     public async Task Calls_share_one_connection()
     {
         await using var relay = new TcpRelay(fixture.NodeServer.Port);
-        using var counted = GrpcChannel.ForAddress($"http://127.0.0.1:{relay.Port}");
+        using var counted = GrpcClientChannel.ForAddress($"http://127.0.0.1:{relay.Port}");
+        var client = new EchoService.EchoServiceClient(counted.CallInvoker);
 
         var sequential = new List<string>();
         for (var i = 0; i < 10; i++)
         {
-            sequential.Add((await counted.UnaryAsync(EchoMethods.Echo, new EchoRequest { Id = NewId() })).Peer);
+            sequential.Add((await client.EchoAsync(new EchoRequest { Id = NewId() })).Peer);
         }
 
-        var concurrent = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => counted.UnaryAsync(EchoMethods.Echo, new EchoRequest { Id = NewId() })));
+        var concurrent = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => client.EchoAsync(new EchoRequest { Id = NewId() }).ResponseAsync));
 
         Assert.Single(sequential.Concat(concurrent.Select(r => r.Peer)).Distinct());
         Assert.Equal(1, relay.ConnectionCount);
@@ -253,15 +277,15 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
     public async Task Keepalive_pings_detect_a_dead_server_and_fail_the_call_as_unavailable()
     {
         await using var relay = new TcpRelay(fixture.NodeServer.Port);
-        using var pinging = GrpcChannel.ForAddress(
+        using var pinging = GrpcClientChannel.ForAddress(
             $"http://127.0.0.1:{relay.Port}",
-            new GrpcChannelOptions { KeepAlivePingDelay = TimeSpan.FromSeconds(1), KeepAlivePingTimeout = TimeSpan.FromSeconds(1), MaxRetryAttempts = 0 });
-        await using var call = pinging.StartCall(EchoMethods.EchoStream, new EchoRequest { Id = NewId(), ResponseCount = 2, DelayMs = 60_000 });
+            new GrpcClientOptions { KeepAlivePingDelay = TimeSpan.FromSeconds(1), KeepAlivePingTimeout = TimeSpan.FromSeconds(1), MaxRetryAttempts = 0 });
+        using var call = new EchoService.EchoServiceClient(pinging.CallInvoker).EchoStream(new EchoRequest { Id = NewId(), ResponseCount = 2, DelayMs = 60_000 });
         await call.ResponseHeadersAsync;
 
         relay.Freeze();
         var started = DateTime.UtcNow;
-        var error = await Assert.ThrowsAsync<RpcException>(() => call.ReadAllAsync().ToListAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(15)));
+        var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.ReadAllAsync().ToListAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(15)));
 
         Assert.True(error.StatusCode == StatusCode.Unavailable, error.Status.ToString() + " " + error.InnerException);
         Assert.InRange(DateTime.UtcNow - started, TimeSpan.Zero, TimeSpan.FromSeconds(6));
@@ -270,13 +294,14 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
     [Fact]
     public async Task Unavailable_is_retried_until_an_attempt_succeeds()
     {
-        using var retrying = GrpcChannel.ForAddress($"http://{fixture.NodeServer.Target}", new GrpcChannelOptions { MaxRetryAttempts = 3, RetryBaseDelay = TimeSpan.FromMilliseconds(10) });
+        using var retrying = GrpcClientChannel.ForAddress($"http://{fixture.NodeServer.Target}", new GrpcClientOptions { MaxRetryAttempts = 3, RetryBaseDelay = TimeSpan.FromMilliseconds(10) });
+        var client = new EchoService.EchoServiceClient(retrying.CallInvoker);
         var unaryId = NewId();
         var streamId = NewId();
 
-        var response = await retrying.UnaryAsync(EchoMethods.Echo, new EchoRequest { Id = unaryId, Text = "third time", UnavailableAttempts = 2 });
-        await using var stream = retrying.StartCall(EchoMethods.EchoStream, new EchoRequest { Id = streamId, ResponseCount = 2, UnavailableAttempts = 1 });
-        var streamed = await stream.ReadAllAsync().ToListAsync();
+        var response = await client.EchoAsync(new EchoRequest { Id = unaryId, Text = "third time", UnavailableAttempts = 2 });
+        using var stream = client.EchoStream(new EchoRequest { Id = streamId, ResponseCount = 2, UnavailableAttempts = 1 });
+        var streamed = await stream.ResponseStream.ReadAllAsync().ToListAsync();
 
         Assert.Equal("third time", response.Text);
         Assert.Equal(3u, (await ObserveAsync(unaryId)).Attempts);
@@ -287,12 +312,13 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
     [Fact]
     public async Task Retries_stop_at_the_limit_and_never_repeat_other_failures()
     {
-        using var retrying = GrpcChannel.ForAddress($"http://{fixture.NodeServer.Target}", new GrpcChannelOptions { MaxRetryAttempts = 2, RetryBaseDelay = TimeSpan.FromMilliseconds(10) });
+        using var retrying = GrpcClientChannel.ForAddress($"http://{fixture.NodeServer.Target}", new GrpcClientOptions { MaxRetryAttempts = 2, RetryBaseDelay = TimeSpan.FromMilliseconds(10) });
+        var client = new EchoService.EchoServiceClient(retrying.CallInvoker);
         var exhaustedId = NewId();
         var internalId = NewId();
 
-        var exhausted = await Assert.ThrowsAsync<RpcException>(() => retrying.UnaryAsync(EchoMethods.Echo, new EchoRequest { Id = exhaustedId, UnavailableAttempts = 10 }));
-        var notRetried = await Assert.ThrowsAsync<RpcException>(() => retrying.UnaryAsync(EchoMethods.Echo, new EchoRequest { Id = internalId, FailCode = (int)StatusCode.Internal }));
+        var exhausted = await Assert.ThrowsAsync<RpcException>(async () => await client.EchoAsync(new EchoRequest { Id = exhaustedId, UnavailableAttempts = 10 }));
+        var notRetried = await Assert.ThrowsAsync<RpcException>(async () => await client.EchoAsync(new EchoRequest { Id = internalId, FailCode = (int)StatusCode.Internal }));
 
         Assert.Equal(StatusCode.Unavailable, exhausted.StatusCode);
         Assert.Equal(3u, (await ObserveAsync(exhaustedId)).Attempts);
@@ -307,9 +333,9 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
         listener.Start();
         var closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
-        using var nowhere = GrpcChannel.ForAddress($"http://127.0.0.1:{closedPort}", new GrpcChannelOptions { MaxRetryAttempts = 2, RetryBaseDelay = TimeSpan.FromMilliseconds(10) });
+        using var nowhere = GrpcClientChannel.ForAddress($"http://127.0.0.1:{closedPort}", new GrpcClientOptions { MaxRetryAttempts = 2, RetryBaseDelay = TimeSpan.FromMilliseconds(10) });
 
-        var error = await Assert.ThrowsAsync<RpcException>(() => nowhere.UnaryAsync(EchoMethods.Echo, new EchoRequest()));
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await new EchoService.EchoServiceClient(nowhere.CallInvoker).EchoAsync(new EchoRequest()));
 
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
     }

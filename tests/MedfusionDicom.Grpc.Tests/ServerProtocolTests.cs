@@ -3,15 +3,20 @@ using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using Google.Protobuf;
-using MedfusionDicom.Grpc.Server;
+using Grpc.Core;
+using MedfusionDicom.Grpc.Hosting;
 using MedfusionDicom.Grpc.Tests.Echo;
 using MedfusionDicom.Grpc.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MedfusionDicom.Grpc.Tests;
 
-/// <summary>Our server against hand-made HTTP/2 requests: what no well-behaved client sends must still get a proper gRPC answer.</summary>
+/// <summary>Our server (Grpc.AspNetCore as GrpcServer sets it up) against hand-made HTTP/2 requests: what no well-behaved client sends must still get a proper gRPC answer.</summary>
 public sealed class ServerProtocolTests : IAsyncLifetime
 {
+    private const string EchoPath = "/medfusion.test.v1.EchoService/Echo";
+
     private static readonly byte[] ValidEcho = Frame(0, new EchoRequest { Text = "ok" }.ToByteArray());
 
     private readonly HttpClient http = new(new SocketsHttpHandler { UseProxy = false });
@@ -25,22 +30,26 @@ public sealed class ServerProtocolTests : IAsyncLifetime
         await server.DisposeAsync();
     }
 
+    // A message that cannot be read (bad flag, bad gzip, not protobuf) is UNKNOWN from Grpc.AspNetCore: it fails
+    // while reading the request, before any handler or interceptor of ours runs.
     public static TheoryData<string, string, byte[], string?, string?, StatusCode> MalformedCalls() => new()
     {
         { "unknown method", "/medfusion.test.v1.EchoService/Nope", ValidEcho, null, null, StatusCode.Unimplemented },
         { "unknown service", "/no.Such/Service", ValidEcho, null, null, StatusCode.Unimplemented },
-        { "malformed grpc-timeout", EchoMethods.Echo.FullName, ValidEcho, "grpc-timeout", "soon", StatusCode.Internal },
-        { "unsupported grpc-encoding", EchoMethods.Echo.FullName, ValidEcho, "grpc-encoding", "snappy", StatusCode.Unimplemented },
-        { "compressed flag 2", EchoMethods.Echo.FullName, Frame(2, [0x12, 0x00]), null, null, StatusCode.Internal },
-        { "compressed without grpc-encoding", EchoMethods.Echo.FullName, Frame(1, [0x12, 0x00]), null, null, StatusCode.Internal },
-        { "invalid gzip", EchoMethods.Echo.FullName, Frame(1, [1, 2, 3, 4]), "grpc-encoding", "gzip", StatusCode.Internal },
-        { "truncated message", EchoMethods.Echo.FullName, Frame(0, new byte[100])[..20], null, null, StatusCode.Internal },
-        { "truncated prefix", EchoMethods.Echo.FullName, [0, 0, 0], null, null, StatusCode.Internal },
-        { "no message", EchoMethods.Echo.FullName, [], null, null, StatusCode.Internal },
-        { "two messages for unary", EchoMethods.Echo.FullName, [.. ValidEcho, .. ValidEcho], null, null, StatusCode.Internal },
-        { "not protobuf", EchoMethods.Echo.FullName, Frame(0, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF]), null, null, StatusCode.Internal },
-        { "length above the limit", EchoMethods.Echo.FullName, [0, 0x7F, 0xFF, 0xFF, 0xFF], null, null, StatusCode.ResourceExhausted },
-        { "gzip bomb above the limit", EchoMethods.Echo.FullName, Frame(1, Gzip(new EchoRequest { Payload = ByteString.CopyFrom(new byte[4 * 1024 * 1024]) }.ToByteArray())), "grpc-encoding", "gzip", StatusCode.ResourceExhausted },
+        // Grpc.AspNetCore ignores a grpc-timeout it cannot parse (and logs it): the call runs without a deadline.
+        { "malformed grpc-timeout", EchoPath, ValidEcho, "grpc-timeout", "soon", StatusCode.OK },
+        { "unsupported grpc-encoding", EchoPath, Frame(1, [0x12, 0x00]), "grpc-encoding", "snappy", StatusCode.Unimplemented },
+        { "unsupported grpc-encoding, message not compressed", EchoPath, ValidEcho, "grpc-encoding", "snappy", StatusCode.OK },
+        { "compressed flag 2", EchoPath, Frame(2, [0x12, 0x00]), null, null, StatusCode.Unknown },
+        { "compressed without grpc-encoding", EchoPath, Frame(1, [0x12, 0x00]), null, null, StatusCode.Internal },
+        { "invalid gzip", EchoPath, Frame(1, [1, 2, 3, 4]), "grpc-encoding", "gzip", StatusCode.Unknown },
+        { "truncated message", EchoPath, Frame(0, new byte[100])[..20], null, null, StatusCode.Internal },
+        { "truncated prefix", EchoPath, [0, 0, 0], null, null, StatusCode.Internal },
+        { "no message", EchoPath, [], null, null, StatusCode.Internal },
+        { "two messages for unary", EchoPath, [.. ValidEcho, .. ValidEcho], null, null, StatusCode.Internal },
+        { "not protobuf", EchoPath, Frame(0, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF]), null, null, StatusCode.Unknown },
+        { "length above the limit", EchoPath, [0, 0x7F, 0xFF, 0xFF, 0xFF], null, null, StatusCode.ResourceExhausted },
+        { "gzip bomb above the limit", EchoPath, Frame(1, Gzip(new EchoRequest { Payload = ByteString.CopyFrom(new byte[4 * 1024 * 1024]) }.ToByteArray())), "grpc-encoding", "gzip", StatusCode.ResourceExhausted },
     };
 
     [Theory]
@@ -56,7 +65,7 @@ public sealed class ServerProtocolTests : IAsyncLifetime
             }
         });
         var status = await ReadStatusAsync(response);
-        using var healthy = await PostAsync(EchoMethods.Echo.FullName, ValidEcho);
+        using var healthy = await PostAsync(EchoPath, ValidEcho);
 
         Assert.True(status == expected, $"{description}: expected {expected}, got {status}");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -77,7 +86,7 @@ public sealed class ServerProtocolTests : IAsyncLifetime
     [Fact]
     public async Task A_content_type_other_than_grpc_is_415()
     {
-        using var response = await PostAsync(EchoMethods.Echo.FullName, ValidEcho, request =>
+        using var response = await PostAsync(EchoPath, ValidEcho, request =>
             request.Content!.Headers.ContentType = new MediaTypeHeaderValue("application/json"));
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
@@ -85,47 +94,53 @@ public sealed class ServerProtocolTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_method_other_than_post_is_405()
+    public async Task A_method_other_than_post_is_not_served()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.Address, EchoMethods.Echo.FullName)) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.Address, EchoPath)) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
         using var response = await http.SendAsync(request);
 
-        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode); // Grpc.AspNetCore maps POST only
     }
 
     [Fact]
     public async Task Grpc_content_type_with_a_subtype_is_accepted()
     {
-        using var response = await PostAsync(EchoMethods.Echo.FullName, ValidEcho, request =>
+        using var response = await PostAsync(EchoPath, ValidEcho, request =>
             request.Content!.Headers.ContentType = new MediaTypeHeaderValue("application/grpc+proto"));
 
         Assert.Equal(StatusCode.OK, await ReadStatusAsync(response));
     }
 
+    /// <summary>Waits out its delay whatever happens to the call.</summary>
+    private sealed class StubbornEcho : EchoService.EchoServiceBase
+    {
+        public TaskCompletionSource HandlerDone { get; } = new();
+
+        public override async Task<EchoResponse> Echo(EchoRequest request, ServerCallContext context)
+        {
+            await Task.Delay(3000, CancellationToken.None);
+            HandlerDone.SetResult();
+            return new EchoResponse();
+        }
+    }
+
     [Fact]
     public async Task A_passed_deadline_ends_the_response_even_when_the_handler_ignores_cancellation()
     {
-        var stubborn = new Method<EchoRequest, EchoResponse>(MethodType.Unary, "test.Stubborn", "Wait", Marshallers.Create(EchoRequest.Parser), Marshallers.Create(EchoResponse.Parser));
-        var handlerDone = new TaskCompletionSource();
-        var definition = ServiceDefinition.CreateBuilder("test.Stubborn").AddUnary(stubborn, async (_, _) =>
-        {
-            await Task.Delay(3000, CancellationToken.None);
-            handlerDone.SetResult();
-            return new EchoResponse();
-        }).Build();
+        var stubborn = new StubbornEcho();
         var options = new GrpcServerOptions();
         options.Endpoints.Add(new GrpcEndpoint(new IPEndPoint(IPAddress.Loopback, 0)));
-        await using var stubbornServer = await GrpcServer.StartAsync(options, [definition]);
+        await using var stubbornServer = await GrpcServer.StartAsync(options, services => services.AddSingleton(stubborn), endpoints => endpoints.MapGrpcService<StubbornEcho>());
 
         var started = DateTime.UtcNow;
-        using var request = CreateRequest(new Uri(stubbornServer.Addresses[0], stubborn.FullName), ValidEcho);
+        using var request = CreateRequest(new Uri(stubbornServer.Addresses[0], EchoPath), ValidEcho);
         request.Headers.TryAddWithoutValidation("grpc-timeout", "200m");
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         var status = await ReadStatusAsync(response);
 
         Assert.Equal(StatusCode.DeadlineExceeded, status);
         Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(2));
-        Assert.False(handlerDone.Task.IsCompleted);
+        Assert.False(stubborn.HandlerDone.Task.IsCompleted);
     }
 
     private async Task<HttpResponseMessage> PostAsync(string path, byte[] body, Action<HttpRequestMessage>? configure = null)

@@ -5,8 +5,6 @@ using MedfusionDicom.Dicom;
 using MedfusionDicom.Diffusion.Models;
 using MedfusionDicom.Diffusion.Pipelines;
 using MedfusionDicom.Diffusion.Schedulers;
-using MedfusionDicom.Grpc.Client;
-using MedfusionDicom.Grpc.Worker;
 using MedfusionDicom.Imaging;
 using TorchSharp;
 using MedfusionDicom.Torch;
@@ -52,10 +50,9 @@ public class ImagingPathParityTests
         async Task<int[]> ViaWorker(string photometric)
         {
             var image = new Image { Width = (uint)source.Width, Height = (uint)source.Height, Channels = 1, PixelType = PixelType.Int16, Data = ByteString.CopyFrom(data), PhotometricInterpretation = photometric };
-            await using var call = worker.Channel.StartCall(InferenceWorkerMethods.Denoise,
+            var updates = await worker.CollectAsync(
                 new DenoiseRequest { Model = "cdiff-cxr-denoise", Image = image, Sampler = new SamplerOptions { Steps = Steps, Seed = Seed, Sampler = "ddim" } });
-            Image? result = null;
-            await foreach (var update in call.ReadAllAsync()) result = update.Image ?? result;
+            var result = updates.Last(u => u.Image is not null).Image;
             Assert.Equal(photometric, result!.PhotometricInterpretation);
             return Enumerable.Range(0, stored.Length).Select(i => (int)BinaryPrimitives.ReadInt16LittleEndian(result.Data.Span[(2 * i)..])).ToArray();
         }

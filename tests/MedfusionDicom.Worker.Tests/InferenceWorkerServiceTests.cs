@@ -2,9 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Google.Protobuf;
 using Medfusion.V1;
-using MedfusionDicom.Grpc;
-using MedfusionDicom.Grpc.Client;
-using MedfusionDicom.Grpc.Worker;
+using Grpc.Core;
 using MedfusionDicom.Worker.Models;
 using MedfusionDicom.Worker.Scheduling;
 
@@ -19,19 +17,11 @@ public class InferenceWorkerServiceTests
         return new Image { Width = (uint)width, Height = (uint)height, Channels = 1, PixelType = PixelType.Uint16, Data = ByteString.CopyFrom(data) };
     }
 
-    private static async Task<List<JobUpdate>> CollectAsync<TRequest>(GrpcChannel channel, Method<TRequest, JobUpdate> method, TRequest request, CallOptions? options = null)
-    {
-        await using var call = channel.StartCall(method, request, options);
-        var updates = new List<JobUpdate>();
-        await foreach (var u in call.ReadAllAsync()) updates.Add(u);
-        return updates;
-    }
-
     [Fact]
     public async Task ListModels_reports_every_model_with_task_labels_and_size()
     {
         await using var w = await WorkerFixture.StartAsync(null, StepModel.Synthesis("synth"), StepModel.Restoration("sr", InferenceTask.SuperResolve, 16, 16, 8, 8));
-        var list = await w.Channel.UnaryAsync(InferenceWorkerMethods.ListModels, new ListModelsRequest());
+        var list = await w.Client.ListModelsAsync(new ListModelsRequest());
         Assert.Equal(["sr", "synth"], list.Models.Select(m => m.Name));
         Assert.Equal("super-resolve", list.Models[0].Task);
         Assert.Equal(16u, list.Models[0].Width);
@@ -44,8 +34,7 @@ public class InferenceWorkerServiceTests
     {
         await using var w = await WorkerFixture.StartAsync(null, StepModel.Restoration("dn", InferenceTask.Denoise));
         var input = U16(8, 8, i => (ushort)(1000 + i * 10));
-        var updates = await CollectAsync(w.Channel, InferenceWorkerMethods.Denoise,
-            new DenoiseRequest { Model = "dn", Image = input, Sampler = new SamplerOptions { Steps = 6 } });
+        var updates = await w.CollectAsync(new DenoiseRequest { Model = "dn", Image = input, Sampler = new SamplerOptions { Steps = 6 } });
         Assert.Equal([1u, 2u, 3u, 4u, 5u, 6u], updates.Where(u => u.Progress is not null).Select(u => u.Progress.Step));
         Assert.All(updates.Where(u => u.Progress is not null), u => Assert.Equal(6u, u.Progress.TotalSteps));
         var image = Assert.Single(updates, u => u.Image is not null).Image;
@@ -62,8 +51,7 @@ public class InferenceWorkerServiceTests
     public async Task Synthesize_returns_count_images_for_the_label()
     {
         await using var w = await WorkerFixture.StartAsync(null, StepModel.Synthesis("synth"));
-        var updates = await CollectAsync(w.Channel, InferenceWorkerMethods.Synthesize,
-            new SynthesizeRequest { Model = "synth", Label = "PNEUMONIA", Count = 3, Sampler = new SamplerOptions { Steps = 2, Seed = 0 } });
+        var updates = await w.CollectAsync(new SynthesizeRequest { Model = "synth", Label = "PNEUMONIA", Count = 3, Sampler = new SamplerOptions { Steps = 2, Seed = 0 } });
         var images = updates.Where(u => u.Image is not null).Select(u => u.Image).ToList();
         Assert.Equal(3, images.Count);
         Assert.All(images, i => Assert.Equal(PixelType.Uint8, i.PixelType));
@@ -76,7 +64,7 @@ public class InferenceWorkerServiceTests
         await using var w = await WorkerFixture.StartAsync(null, StepModel.Restoration("ip", InferenceTask.Inpaint));
         var image = U16(8, 8, i => (ushort)(i * 100));
         var mask = U16(8, 8, i => (ushort)(i % 8 < 4 ? 1 : 0));
-        var updates = await CollectAsync(w.Channel, InferenceWorkerMethods.Inpaint, new InpaintRequest { Model = "ip", Image = image, Mask = mask });
+        var updates = await w.CollectAsync(new InpaintRequest { Model = "ip", Image = image, Mask = mask });
         var result = updates.Single(u => u.Image is not null).Image;
         for (var i = 0; i < 64; i++)
         {
@@ -129,7 +117,7 @@ public class InferenceWorkerServiceTests
             case "missing image": request.Image = null; break;
             case "strength above 1": request.Sampler = new SamplerOptions { Strength = 1.5f }; break;
         }
-        var ex = await Assert.ThrowsAsync<RpcException>(() => CollectAsync(w.Channel, InferenceWorkerMethods.Denoise, request));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => w.CollectAsync(request));
         Assert.Equal(expected, ex.StatusCode);
         Assert.Contains(message, ex.Status.Detail);
     }
@@ -141,8 +129,7 @@ public class InferenceWorkerServiceTests
     public async Task Bad_synthesis_requests_are_refused(string label, uint count, string message)
     {
         await using var w = await WorkerFixture.StartAsync(null, StepModel.Synthesis("synth"));
-        var ex = await Assert.ThrowsAsync<RpcException>(() => CollectAsync(w.Channel, InferenceWorkerMethods.Synthesize,
-            new SynthesizeRequest { Model = "synth", Label = label, Count = count }));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => w.CollectAsync(new SynthesizeRequest { Model = "synth", Label = label, Count = count }));
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
         Assert.Contains(message, ex.Status.Detail);
     }
@@ -155,14 +142,14 @@ public class InferenceWorkerServiceTests
         await using var w = await WorkerFixture.StartAsync(null, model);
         var request = new DenoiseRequest { Model = "dn", Image = U16(8, 8, i => (ushort)i), Sampler = new SamplerOptions { Steps = 200 } };
         var sw = Stopwatch.StartNew();
-        var ex = await Assert.ThrowsAsync<RpcException>(() => CollectAsync(w.Channel, InferenceWorkerMethods.Denoise, request, CallOptions.WithTimeout(TimeSpan.FromMilliseconds(400))));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => w.CollectAsync(request, new CallOptions(deadline: DateTime.UtcNow.AddMilliseconds(400))));
         Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(3), $"the call took {sw.Elapsed}");
         await WaitUntil(() => model.Running == 0, TimeSpan.FromSeconds(2));
         Assert.InRange(model.StepsRun, 1, 20);
         // Free again: the next request starts right away.
         request.Sampler.Steps = 2;
-        var next = await CollectAsync(w.Channel, InferenceWorkerMethods.Denoise, request);
+        var next = await w.CollectAsync(request);
         Assert.Single(next, u => u.Image is not null);
     }
 
@@ -173,13 +160,13 @@ public class InferenceWorkerServiceTests
         model.StepTime = TimeSpan.FromMilliseconds(40);
         await using var w = await WorkerFixture.StartAsync(null, model);
         using var cts = new CancellationTokenSource();
-        await using var call = w.Channel.StartCall(InferenceWorkerMethods.Denoise,
+        using var call = w.Start(
             new DenoiseRequest { Model = "dn", Image = U16(8, 8, i => (ushort)i), Sampler = new SamplerOptions { Steps = 200 } });
         var seen = 0;
         var stepsAtCancel = -1;
         var ex = await Assert.ThrowsAnyAsync<Exception>(async () =>
         {
-            await foreach (var u in call.ReadAllAsync(cts.Token))
+            await foreach (var u in call.ResponseStream.ReadAllAsync(cts.Token))
             {
                 if (u.Progress is null || ++seen != 3) continue;
                 stepsAtCancel = model.StepsRun;
@@ -204,8 +191,7 @@ public class InferenceWorkerServiceTests
         model.StepTime = TimeSpan.FromMilliseconds(20);
         var options = new SchedulerOptions { DynamicBatching = batching, MaxBatchSize = 8, MaxBatchDelay = TimeSpan.FromSeconds(1) };
         await using var w = await WorkerFixture.StartAsync(options, model);
-        var requests = Enumerable.Range(0, 6).Select(k => CollectAsync(w.Channel, InferenceWorkerMethods.Denoise,
-            new DenoiseRequest { Model = "dn", Image = U16(8, 8, i => (ushort)(i * (k + 1))), Sampler = new SamplerOptions { Steps = 3 } })).ToList();
+        var requests = Enumerable.Range(0, 6).Select(k => w.CollectAsync(new DenoiseRequest { Model = "dn", Image = U16(8, 8, i => (ushort)(i * (k + 1))), Sampler = new SamplerOptions { Steps = 3 } })).ToList();
         var results = await Task.WhenAll(requests);
         // Every caller gets its own answer, whatever it was batched with: pixel 0 is the maximum of its own range.
         for (var k = 0; k < 6; k++)
@@ -221,8 +207,8 @@ public class InferenceWorkerServiceTests
         var model = StepModel.Restoration("dn", InferenceTask.Denoise);
         var options = new SchedulerOptions { MaxBatchDelay = TimeSpan.FromMilliseconds(200) };
         await using var w = await WorkerFixture.StartAsync(options, model);
-        var a = CollectAsync(w.Channel, InferenceWorkerMethods.Denoise, new DenoiseRequest { Model = "dn", Image = U16(8, 8, i => (ushort)i), Sampler = new SamplerOptions { Steps = 3 } });
-        var b = CollectAsync(w.Channel, InferenceWorkerMethods.Denoise, new DenoiseRequest { Model = "dn", Image = U16(8, 8, i => (ushort)i), Sampler = new SamplerOptions { Steps = 4 } });
+        var a = w.CollectAsync(new DenoiseRequest { Model = "dn", Image = U16(8, 8, i => (ushort)i), Sampler = new SamplerOptions { Steps = 3 } });
+        var b = w.CollectAsync(new DenoiseRequest { Model = "dn", Image = U16(8, 8, i => (ushort)i), Sampler = new SamplerOptions { Steps = 4 } });
         await Task.WhenAll(a, b);
         Assert.All(model.BatchSizes, s => Assert.Equal(1, s));
     }
@@ -234,11 +220,11 @@ public class InferenceWorkerServiceTests
         model.Gate.Reset(); // the first job stays running until the full queue has been seen
         await using var w = await WorkerFixture.StartAsync(new SchedulerOptions { MaxQueueLength = 1, DynamicBatching = false }, model);
         var request = new DenoiseRequest { Model = "dn", Image = U16(8, 8, i => (ushort)i), Sampler = new SamplerOptions { Steps = 3 } };
-        var running = CollectAsync(w.Channel, InferenceWorkerMethods.Denoise, request);
+        var running = w.CollectAsync(request);
         await WaitUntil(() => model.Running == 1, TimeSpan.FromSeconds(5));
-        var queued = CollectAsync(w.Channel, InferenceWorkerMethods.Denoise, request);
+        var queued = w.CollectAsync(request);
         await WaitUntil(() => w.Scheduler.QueueLength == 1, TimeSpan.FromSeconds(5));
-        var ex = await Assert.ThrowsAsync<RpcException>(() => CollectAsync(w.Channel, InferenceWorkerMethods.Denoise, request));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => w.CollectAsync(request));
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         model.Gate.Set();
         await Task.WhenAll(running, queued);

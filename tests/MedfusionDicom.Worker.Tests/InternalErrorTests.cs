@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using Medfusion.V1;
-using MedfusionDicom.Grpc;
-using MedfusionDicom.Grpc.Client;
-using MedfusionDicom.Grpc.Worker;
+using Grpc.Core;
 using MedfusionDicom.Worker.Models;
 using MedfusionDicom.Worker.Service;
 using Microsoft.Extensions.Configuration;
@@ -52,10 +50,7 @@ public class InternalErrorTests
     {
         return await Assert.ThrowsAsync<RpcException>(async () =>
         {
-            await using var call = w.Channel.StartCall(InferenceWorkerMethods.Denoise, Request(), new CallOptions { Headers = new Metadata().Add("x-request-id", "req-42") });
-            await foreach (var _ in call.ReadAllAsync())
-            {
-            }
+            await w.CollectAsync(Request(), new CallOptions(new Metadata { { "x-request-id", "req-42" } }));
         });
     }
 

@@ -1,10 +1,14 @@
 using System.Net;
+using Google.Protobuf;
+using Grpc.Core;
+using Medfusion.V1;
 using MedfusionDicom.Grpc.Client;
-using MedfusionDicom.Grpc.Health;
-using MedfusionDicom.Grpc.Server;
+using MedfusionDicom.Grpc.Hosting;
 using MedfusionDicom.Worker.Models;
 using MedfusionDicom.Worker.Scheduling;
 using MedfusionDicom.Worker.Service;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace MedfusionDicom.Worker.Tests;
@@ -17,13 +21,15 @@ internal sealed class WorkerFixture : IAsyncDisposable
         Server = server;
         Scheduler = scheduler;
         Catalog = catalog;
-        Channel = GrpcChannel.ForAddress(server.Addresses[0]);
+        Channel = GrpcClientChannel.ForAddress(server.Addresses[0]);
+        Client = new InferenceWorker.InferenceWorkerClient(Channel.CallInvoker);
     }
 
     public GrpcServer Server { get; }
     public InferenceScheduler Scheduler { get; }
     public ModelCatalog Catalog { get; }
-    public GrpcChannel Channel { get; }
+    public GrpcClientChannel Channel { get; }
+    public InferenceWorker.InferenceWorkerClient Client { get; }
 
     public static Task<WorkerFixture> StartAsync(SchedulerOptions? options = null, params IInferenceModel[] models) =>
         StartAsync(options, detailedErrors: false, logger: null, models);
@@ -36,8 +42,25 @@ internal sealed class WorkerFixture : IAsyncDisposable
         var service = new InferenceWorkerService(catalog, scheduler, logger) { EnableDetailedErrors = detailedErrors };
         var serverOptions = new GrpcServerOptions();
         serverOptions.Endpoints.Add(new GrpcEndpoint(new IPEndPoint(IPAddress.Loopback, 0)));
-        var server = await GrpcServer.StartAsync(serverOptions, [service.BindService(), new HealthService().BindService()]);
+        var server = await GrpcServer.StartAsync(serverOptions, s => s.AddSingleton(service), e => e.MapGrpcService<InferenceWorkerService>());
         return new WorkerFixture(server, scheduler, catalog);
+    }
+
+    /// <summary>Starts the streaming call that the request's type names.</summary>
+    public AsyncServerStreamingCall<JobUpdate> Start(IMessage request, CallOptions options = default) => request switch
+    {
+        DenoiseRequest r => Client.Denoise(r, options),
+        SuperResolveRequest r => Client.SuperResolve(r, options),
+        InpaintRequest r => Client.Inpaint(r, options),
+        SynthesizeRequest r => Client.Synthesize(r, options),
+        _ => throw new ArgumentException($"{request.GetType().Name} is not a streaming request of InferenceWorker", nameof(request)),
+    };
+
+    /// <summary>Runs the call to its end and returns every update.</summary>
+    public async Task<List<JobUpdate>> CollectAsync(IMessage request, CallOptions options = default)
+    {
+        using var call = Start(request, options);
+        return await call.ResponseStream.ReadAllAsync().ToListAsync();
     }
 
     public async ValueTask DisposeAsync()

@@ -1,8 +1,9 @@
 // Transport benchmark: unary round trips and 16 MiB echoes, our gRPC stack against grpc-js, on this machine.
 // Usage: dotnet run -c Release --project bench/grpc/MedfusionDicom.Grpc.Bench [-- --seconds N]
-// Each server runs in its own process (ours: this program with "serve-new" or "serve-old"; grpc-js:
-// tests/interop/node/server.js), and so does each client side of grpc-js (bench/grpc/grpc-js-bench.js), so neither
-// side gets the other's threads. "new" is Grpc.AspNetCore and Grpc.Net.Client; "old" is our retired HTTP/2 layer.
+// Each server runs in its own process (ours: this program with "serve"; grpc-js: tests/interop/node/server.js), and so
+// does each client side of grpc-js (bench/grpc/grpc-js-bench.js), so neither side gets the other's threads. Ours is
+// Grpc.AspNetCore and Grpc.Net.Client as MedfusionDicom.Grpc.Hosting and .Client set them up (with our interceptors).
+// The rows of the retired hand-written HTTP/2 layer in bench/RESULTS.md came from this program at commit f949d3e.
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -10,43 +11,29 @@ using System.Reflection;
 using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
-using Grpc.Net.Client;
+using MedfusionDicom.Grpc.Client;
+using MedfusionDicom.Grpc.Hosting;
 using MedfusionDicom.Grpc.Tests.Echo;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Old = MedfusionDicom.Grpc;
 
-var oldEcho = new Old.Method<EchoRequest, EchoResponse>(
-    Old.MethodType.Unary, "medfusion.test.v1.EchoService", "Echo", Old.Marshallers.Create(EchoRequest.Parser), Old.Marshallers.Create(EchoResponse.Parser));
-const int MaxMessageSize = 64 * 1024 * 1024;
-
-switch (args)
+if (args is ["serve"])
 {
-    case ["serve-new"]:
-        await ServeNewAsync();
-        return;
-    case ["serve-old"]:
-        await ServeOldAsync();
-        return;
+    await ServeAsync();
+    return;
 }
 
 var seconds = args is ["--seconds", var value] ? double.Parse(value, CultureInfo.InvariantCulture) : 5;
 var repoRoot = typeof(EchoBench).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RepoRoot").Value!;
 await RunToEndAsync("bash", [Path.Combine(repoRoot, "scripts", "bootstrap-node")]);
 
-using var newServer = StartServer("serve-new");
-using var oldServer = StartServer("serve-old");
+using var ourServer = StartServer("serve");
 using var nodeServer = StartChild("node", [Path.Combine(repoRoot, "tests", "interop", "node", "server.js")]);
-var newTarget = $"127.0.0.1:{await ReadPortAsync(newServer)}";
-var oldTarget = $"127.0.0.1:{await ReadPortAsync(oldServer)}";
+var ourTarget = $"127.0.0.1:{await ReadPortAsync(ourServer)}";
 var nodeTarget = $"127.0.0.1:{await ReadPortAsync(nodeServer)}";
 
 // Every server gets JIT-warm (and grpc-js's V8-warm) before anything is measured.
-await RunNewAsync(newTarget, 1024 * 1024, 8);
-await RunOldAsync(oldTarget, 1024 * 1024, 8);
+await RunOursAsync(ourTarget, 1024 * 1024, 8);
 await RunNodeAsync(nodeTarget, 1024 * 1024, 8);
 
 (string Name, int PayloadBytes, int Concurrency)[] scenarios =
@@ -61,11 +48,10 @@ foreach (var (name, payloadBytes, concurrency) in scenarios)
 {
     foreach (var (pair, result) in new (string, Func<Task<(long Calls, double Seconds)>>)[]
     {
-        ("Grpc.Net.Client → Grpc.AspNetCore", () => RunNewAsync(newTarget, payloadBytes, concurrency)),
-        ("old layer → old layer", () => RunOldAsync(oldTarget, payloadBytes, concurrency)),
+        ("Grpc.Net.Client → Grpc.AspNetCore", () => RunOursAsync(ourTarget, payloadBytes, concurrency)),
         ("grpc-js → grpc-js", () => RunNodeAsync(nodeTarget, payloadBytes, concurrency)),
-        ("Grpc.Net.Client → grpc-js", () => RunNewAsync(nodeTarget, payloadBytes, concurrency)),
-        ("grpc-js → Grpc.AspNetCore", () => RunNodeAsync(newTarget, payloadBytes, concurrency)),
+        ("Grpc.Net.Client → grpc-js", () => RunOursAsync(nodeTarget, payloadBytes, concurrency)),
+        ("grpc-js → Grpc.AspNetCore", () => RunNodeAsync(ourTarget, payloadBytes, concurrency)),
     })
     {
         var (calls, elapsed) = await result();
@@ -75,31 +61,16 @@ foreach (var (name, payloadBytes, concurrency) in scenarios)
     }
 }
 
-foreach (var server in new[] { newServer, oldServer, nodeServer })
-{
-    server.StandardInput.Close();
-}
+ourServer.StandardInput.Close();
+nodeServer.StandardInput.Close();
+await Task.WhenAll(ourServer.WaitForExitAsync(), nodeServer.WaitForExitAsync());
 
-await Task.WhenAll(newServer.WaitForExitAsync(), oldServer.WaitForExitAsync(), nodeServer.WaitForExitAsync());
-
-Task<(long Calls, double Seconds)> RunNewAsync(string target, int payloadBytes, int concurrency)
+Task<(long Calls, double Seconds)> RunOursAsync(string target, int payloadBytes, int concurrency)
 {
-    var channel = GrpcChannel.ForAddress($"http://{target}", new GrpcChannelOptions
-    {
-        HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, InitialHttp2StreamWindowSize = 8 * 1024 * 1024 },
-        MaxReceiveMessageSize = MaxMessageSize,
-        MaxSendMessageSize = MaxMessageSize,
-    });
-    var client = new EchoService.EchoServiceClient(channel);
+    var channel = GrpcClientChannel.ForAddress($"http://{target}");
+    var client = new EchoService.EchoServiceClient(channel.CallInvoker);
     var request = new EchoRequest { Text = "x", Payload = ByteString.CopyFrom(new byte[payloadBytes]) };
     return MeasureClientAsync(async () => await client.EchoAsync(request), concurrency, channel);
-}
-
-Task<(long Calls, double Seconds)> RunOldAsync(string target, int payloadBytes, int concurrency)
-{
-    var channel = Old.Client.GrpcChannel.ForAddress($"http://{target}");
-    var request = new EchoRequest { Text = "x", Payload = ByteString.CopyFrom(new byte[payloadBytes]) };
-    return MeasureClientAsync(() => channel.UnaryAsync(oldEcho, request), concurrency, channel);
 }
 
 async Task<(long Calls, double Seconds)> MeasureClientAsync(Func<Task> call, int concurrency, IDisposable channel)
@@ -135,41 +106,14 @@ async Task<(long Calls, double Seconds)> RunNodeAsync(string target, int payload
     return (json.RootElement.GetProperty("calls").GetInt64(), json.RootElement.GetProperty("seconds").GetDouble());
 }
 
-// The same Kestrel settings as the worker: HTTP/2 only, large flow-control windows, no body size or rate limits.
-async Task ServeNewAsync()
+// The worker's server: GrpcServer with its defaults (HTTP/2 only, 16 MiB connection and 8 MiB stream windows, 64 MiB messages).
+async Task ServeAsync()
 {
-    var builder = WebApplication.CreateSlimBuilder();
-    builder.Logging.ClearProviders();
-    builder.WebHost.ConfigureKestrel(kestrel =>
-    {
-        kestrel.Limits.MaxRequestBodySize = null;
-        kestrel.Limits.Http2.InitialConnectionWindowSize = 16 * 1024 * 1024;
-        kestrel.Limits.Http2.InitialStreamWindowSize = 8 * 1024 * 1024;
-        kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2);
-    });
-    builder.Services.AddGrpc(grpc =>
-    {
-        grpc.MaxReceiveMessageSize = MaxMessageSize;
-        grpc.MaxSendMessageSize = MaxMessageSize;
-    });
-    await using var app = builder.Build();
-    app.MapGrpcService<EchoBench>();
-    await app.StartAsync();
-    Console.WriteLine($"LISTENING {new Uri(app.Urls.First()).Port}");
-    await Console.In.ReadToEndAsync(); // the parent closes stdin to stop us
-    await app.StopAsync();
-}
-
-async Task ServeOldAsync()
-{
-    var options = new Old.Server.GrpcServerOptions();
-    options.Endpoints.Add(new Old.Server.GrpcEndpoint(new IPEndPoint(IPAddress.Loopback, 0)));
-    var service = Old.Server.ServiceDefinition.CreateBuilder("medfusion.test.v1.EchoService")
-        .AddUnary(oldEcho, (request, _) => Task.FromResult(new EchoResponse { Text = request.Text, Payload = request.Payload }))
-        .Build();
-    await using var server = await Old.Server.GrpcServer.StartAsync(options, [service]);
+    var options = new GrpcServerOptions();
+    options.Endpoints.Add(new GrpcEndpoint(new IPEndPoint(IPAddress.Loopback, 0)));
+    await using var server = await GrpcServer.StartAsync(options, services => services.AddSingleton<EchoBench>(), endpoints => endpoints.MapGrpcService<EchoBench>());
     Console.WriteLine($"LISTENING {server.Addresses[0].Port}");
-    await Console.In.ReadToEndAsync();
+    await Console.In.ReadToEndAsync(); // the parent closes stdin to stop us
 }
 
 Process StartServer(string verb) => StartChild(Environment.ProcessPath!, Environment.ProcessPath!.EndsWith("dotnet", StringComparison.Ordinal)

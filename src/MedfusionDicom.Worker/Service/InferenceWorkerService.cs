@@ -1,7 +1,6 @@
+using Grpc.Core;
 using Medfusion.V1;
 using MedfusionDicom.Grpc;
-using MedfusionDicom.Grpc.Server;
-using MedfusionDicom.Grpc.Worker;
 using MedfusionDicom.Imaging;
 using MedfusionDicom.Worker.Models;
 using MedfusionDicom.Worker.Scheduling;
@@ -14,7 +13,7 @@ namespace MedfusionDicom.Worker.Service;
 /// medfusion.v1.InferenceWorker: validates each request against the model it names, queues it, streams progress while
 /// it samples, and sends the images last. Bad requests are answered before anything is queued.
 /// </summary>
-public sealed class InferenceWorkerService
+public sealed class InferenceWorkerService : InferenceWorker.InferenceWorkerBase
 {
     /// <summary>Images one Synthesize call may ask for; more is more likely a mistake than a plan on a CPU worker.</summary>
     public const int MaxSynthesizeCount = 64;
@@ -33,20 +32,7 @@ public sealed class InferenceWorkerService
     /// <summary>Whether INTERNAL statuses carry the exception's message (<see cref="WorkerOptions.EnableDetailedErrors"/>).</summary>
     public bool EnableDetailedErrors { get; init; }
 
-    public ServiceDefinition BindService() =>
-        ServiceDefinition.CreateBuilder(InferenceWorkerMethods.ServiceName)
-            .AddUnary(InferenceWorkerMethods.ListModels, ListModels)
-            .AddServerStreaming(InferenceWorkerMethods.Synthesize, (r, w, c) => RunAsync(r.Model, InferenceTask.Synthesize, r.Sampler, w, c,
-                m => Synthesis(m, r)))
-            .AddServerStreaming(InferenceWorkerMethods.Denoise, (r, w, c) => RunAsync(r.Model, InferenceTask.Denoise, r.Sampler, w, c,
-                m => Restoration(m, r.Image, null)))
-            .AddServerStreaming(InferenceWorkerMethods.SuperResolve, (r, w, c) => RunAsync(r.Model, InferenceTask.SuperResolve, r.Sampler, w, c,
-                m => SuperResolution(m, r)))
-            .AddServerStreaming(InferenceWorkerMethods.Inpaint, (r, w, c) => RunAsync(r.Model, InferenceTask.Inpaint, r.Sampler, w, c,
-                m => Restoration(m, r.Image, r.Mask)))
-            .Build();
-
-    private Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
+    public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
         var response = new ListModelsResponse();
         foreach (var m in _catalog.Models.OrderBy(m => m.Descriptor.Name, StringComparer.Ordinal))
@@ -58,6 +44,18 @@ public sealed class InferenceWorkerService
         }
         return Task.FromResult(response);
     }
+
+    public override Task Synthesize(SynthesizeRequest request, IServerStreamWriter<JobUpdate> responseStream, ServerCallContext context) =>
+        RunAsync(request.Model, InferenceTask.Synthesize, request.Sampler, responseStream, context, m => Synthesis(m, request));
+
+    public override Task Denoise(DenoiseRequest request, IServerStreamWriter<JobUpdate> responseStream, ServerCallContext context) =>
+        RunAsync(request.Model, InferenceTask.Denoise, request.Sampler, responseStream, context, m => Restoration(m, request.Image, null));
+
+    public override Task SuperResolve(SuperResolveRequest request, IServerStreamWriter<JobUpdate> responseStream, ServerCallContext context) =>
+        RunAsync(request.Model, InferenceTask.SuperResolve, request.Sampler, responseStream, context, m => SuperResolution(m, request));
+
+    public override Task Inpaint(InpaintRequest request, IServerStreamWriter<JobUpdate> responseStream, ServerCallContext context) =>
+        RunAsync(request.Model, InferenceTask.Inpaint, request.Sampler, responseStream, context, m => Restoration(m, request.Image, request.Mask));
 
     /// <summary>What a request asks of its model, in model space, and how to turn the results back into API images.</summary>
     private sealed record Prepared(InferenceInput Input, Func<float[], Image> ToImage);
@@ -92,7 +90,7 @@ public sealed class InferenceWorkerService
     private async Task RunAsync(string modelName, InferenceTask task, SamplerOptions? sampler, IServerStreamWriter<JobUpdate> writer,
         ServerCallContext context, Func<ModelDescriptor, Prepared> prepare)
     {
-        var requestId = context.RequestHeaders.GetValue("x-request-id") ?? Guid.NewGuid().ToString("N")[..12];
+        var requestId = RequestIds.Of(context);
         InferenceJob job;
         Prepared prepared;
         try
@@ -126,15 +124,15 @@ public sealed class InferenceWorkerService
         catch (OperationCanceledException)
         {
             context.CancellationToken.ThrowIfCancellationRequested();
-            throw new RpcException(StatusCode.Unavailable, "the worker is shutting down");
+            throw new RpcException(new Status(StatusCode.Unavailable, "the worker is shutting down"));
         }
         catch (Exception ex) when (ex is not RpcException)
         {
             // A model failing is our bug, not the caller's: the details (paths, native messages) go to the log only.
             WorkerLog.RequestFailed(_logger, requestId, modelName, ex);
-            throw new RpcException(StatusCode.Internal, EnableDetailedErrors
+            throw new RpcException(new Status(StatusCode.Internal, EnableDetailedErrors
                 ? $"model '{modelName}' failed: {ex.GetType().Name}: {ex.Message}"
-                : $"model '{modelName}' failed with an internal error; the worker's log has the details (request {requestId})");
+                : $"model '{modelName}' failed with an internal error; the worker's log has the details (request {requestId})"));
         }
         foreach (var image in images) await writer.WriteAsync(new JobUpdate { Image = prepared.ToImage(image) }).ConfigureAwait(false);
     }
@@ -143,7 +141,7 @@ public sealed class InferenceWorkerService
     {
         if (string.IsNullOrEmpty(name)) throw Invalid("model is empty; ListModels names the models this worker serves");
         if (!_catalog.TryGet(name, out var model))
-            throw new RpcException(StatusCode.NotFound, $"no model named '{name}'; this worker serves: {string.Join(", ", _catalog.Models.Select(m => m.Descriptor.Name).Order())}");
+            throw new RpcException(new Status(StatusCode.NotFound, $"no model named '{name}'; this worker serves: {string.Join(", ", _catalog.Models.Select(m => m.Descriptor.Name).Order())}"));
         if (model.Descriptor.Task != task)
             throw Invalid($"model '{name}' does {model.Descriptor.TaskName}, not {task.ApiName()}");
         return model;
@@ -165,11 +163,11 @@ public sealed class InferenceWorkerService
         return new SamplerSettings(steps, eta, guidance, sampler, strength);
     }
 
-    private static RpcException Invalid(string detail) => new(StatusCode.InvalidArgument, detail);
+    private static RpcException Invalid(string detail) => new(new Status(StatusCode.InvalidArgument, detail));
 
     private RpcException Reject(string requestId, StatusCode code, string detail)
     {
         WorkerLog.RequestRejected(_logger, requestId, $"{code}: {detail}");
-        return new RpcException(code, detail);
+        return new RpcException(new Status(code, detail));
     }
 }

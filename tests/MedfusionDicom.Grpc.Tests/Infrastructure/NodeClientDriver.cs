@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Grpc.Core;
 
 namespace MedfusionDicom.Grpc.Tests.Infrastructure;
 

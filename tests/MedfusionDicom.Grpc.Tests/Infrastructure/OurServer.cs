@@ -1,27 +1,29 @@
 using System.Net;
 using Grpc.Health.V1;
-using MedfusionDicom.Grpc.Health;
-using MedfusionDicom.Grpc.Server;
+using Grpc.HealthCheck;
+using MedfusionDicom.Grpc.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MedfusionDicom.Grpc.Tests.Infrastructure;
 
-/// <summary>Our GrpcServer with the test EchoService and the real Health service, on 127.0.0.1 and a free port.</summary>
+/// <summary>Our GrpcServer (Grpc.AspNetCore) with the test EchoService, health and reflection, on 127.0.0.1 and a free port.</summary>
 public sealed class OurServer : IAsyncDisposable
 {
-    private readonly GrpcServer server;
+    private readonly GrpcServer _server;
 
-    private OurServer(GrpcServer server, TestEchoService echo, HealthService health)
+    private OurServer(GrpcServer server)
     {
-        this.server = server;
-        Echo = echo;
-        Health = health;
+        _server = server;
+        Echo = server.Services.GetRequiredService<TestEchoService>();
+        Health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
     }
 
     public TestEchoService Echo { get; }
 
-    public HealthService Health { get; }
+    public HealthServiceImpl Health => _server.Health;
 
-    public Uri Address => server.Addresses[0];
+    public Uri Address => _server.Addresses[0];
 
     public int Port => Address.Port;
 
@@ -32,12 +34,9 @@ public sealed class OurServer : IAsyncDisposable
         var options = new GrpcServerOptions();
         options.Endpoints.Add(new GrpcEndpoint(new IPEndPoint(IPAddress.Loopback, 0), tls?.Certificate));
         configure?.Invoke(options);
-        var health = new HealthService();
-        health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
-        var echo = new TestEchoService(health);
-        var server = await GrpcServer.StartAsync(options, [echo.BindService(), health.BindService()]);
-        return new OurServer(server, echo, health);
+        var server = await GrpcServer.StartAsync(options, services => services.AddSingleton<TestEchoService>(), endpoints => endpoints.MapGrpcService<TestEchoService>());
+        return new OurServer(server);
     }
 
-    public ValueTask DisposeAsync() => server.DisposeAsync();
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

@@ -17,6 +17,7 @@ public sealed class TcpRelay : IAsyncDisposable
     private readonly List<Socket> sockets = [];
     private readonly Task acceptLoop;
     private long clientToServerBytes;
+    private long serverToClientBytes;
     private volatile bool frozen;
 
     public TcpRelay(int targetPort)
@@ -29,6 +30,8 @@ public sealed class TcpRelay : IAsyncDisposable
     public int Port => ((IPEndPoint)listener.LocalEndpoint).Port;
 
     public long ClientToServerBytes => Interlocked.Read(ref clientToServerBytes);
+
+    public long ServerToClientBytes => Interlocked.Read(ref serverToClientBytes);
 
     public int ConnectionCount { get; private set; }
 
@@ -70,12 +73,12 @@ public sealed class TcpRelay : IAsyncDisposable
                 ConnectionCount++;
             }
 
-            _ = PumpAsync(client, server, countBytes: true);
-            _ = PumpAsync(server, client, countBytes: false);
+            _ = PumpAsync(client, server, toServer: true);
+            _ = PumpAsync(server, client, toServer: false);
         }
     }
 
-    private async Task PumpAsync(Socket from, Socket to, bool countBytes)
+    private async Task PumpAsync(Socket from, Socket to, bool toServer)
     {
         var buffer = new byte[64 * 1024];
         try
@@ -95,10 +98,7 @@ public sealed class TcpRelay : IAsyncDisposable
                     return;
                 }
 
-                if (countBytes)
-                {
-                    Interlocked.Add(ref clientToServerBytes, read);
-                }
+                Interlocked.Add(ref toServer ? ref clientToServerBytes : ref serverToClientBytes, read);
 
                 await to.SendAsync(buffer.AsMemory(0, read), stopping.Token);
             }

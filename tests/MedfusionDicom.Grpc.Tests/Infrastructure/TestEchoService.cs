@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
+using Grpc.Core;
 using Grpc.Health.V1;
-using MedfusionDicom.Grpc.Health;
-using MedfusionDicom.Grpc.Server;
+using Grpc.HealthCheck;
 using MedfusionDicom.Grpc.Tests.Echo;
 
 namespace MedfusionDicom.Grpc.Tests.Infrastructure;
@@ -10,7 +10,7 @@ namespace MedfusionDicom.Grpc.Tests.Infrastructure;
 /// <summary>What our server saw of one call (the counterpart of the grpc-js peer's Observe).</summary>
 public sealed class CallRecord
 {
-    private readonly TaskCompletionSource finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public int Attempts;
     public volatile bool Cancelled;
@@ -19,30 +19,24 @@ public sealed class CallRecord
     public DateTime? Deadline;
     public Metadata? RequestHeaders;
 
-    public Task Finished => finished.Task;
+    public Task Finished => _finished.Task;
 
-    internal void MarkFinished() => finished.TrySetResult();
+    internal void MarkFinished() => _finished.TrySetResult();
 }
 
-/// <summary>Our server's side of medfusion.test.v1.EchoService, with the semantics of tests/interop/node/server.js.</summary>
-public sealed class TestEchoService(HealthService health)
+/// <summary>
+/// Our server's side of medfusion.test.v1.EchoService, with the semantics of tests/interop/node/server.js. Observe is
+/// left to the generated base class (UNIMPLEMENTED): only the grpc-js peer reports on its calls that way.
+/// </summary>
+public sealed class TestEchoService(HealthServiceImpl health) : EchoService.EchoServiceBase
 {
-    private readonly ConcurrentDictionary<string, CallRecord> records = new();
+    private readonly ConcurrentDictionary<string, CallRecord> _records = new();
 
-    public CallRecord Record(string id) => records.GetOrAdd(id, _ => new CallRecord());
+    public CallRecord Record(string id) => _records.GetOrAdd(id, _ => new CallRecord());
 
-    public ServiceDefinition BindService() =>
-        ServiceDefinition.CreateBuilder(EchoMethods.ServiceName)
-            .AddUnary(EchoMethods.Echo, EchoAsync)
-            .AddServerStreaming(EchoMethods.EchoStream, EchoStreamAsync)
-            .AddClientStreaming(EchoMethods.Collect, CollectAsync)
-            .AddDuplexStreaming(EchoMethods.Chat, ChatAsync)
-            .AddUnary(EchoMethods.SetHealth, SetHealthAsync)
-            .Build();
-
-    private async Task<EchoResponse> EchoAsync(EchoRequest request, ServerCallContext context)
+    public override async Task<EchoResponse> Echo(EchoRequest request, ServerCallContext context)
     {
-        var record = Begin(request, context);
+        var record = await BeginAsync(request, context);
         try
         {
             await Task.Delay((int)request.DelayMs, context.CancellationToken);
@@ -55,15 +49,15 @@ public sealed class TestEchoService(HealthService health)
         }
     }
 
-    private async Task EchoStreamAsync(EchoRequest request, IServerStreamWriter<EchoResponse> responses, ServerCallContext context)
+    public override async Task EchoStream(EchoRequest request, IServerStreamWriter<EchoResponse> responseStream, ServerCallContext context)
     {
-        var record = Begin(request, context);
+        var record = await BeginAsync(request, context);
         try
         {
             for (var i = 0; i < request.ResponseCount; i++)
             {
                 await Task.Delay((int)request.DelayMs, context.CancellationToken);
-                await responses.WriteAsync(Response(request, i, context));
+                await responseStream.WriteAsync(Response(request, i, context));
             }
 
             EndOrFail(request, context);
@@ -74,11 +68,11 @@ public sealed class TestEchoService(HealthService health)
         }
     }
 
-    private static async Task<EchoResponse> CollectAsync(IAsyncEnumerable<EchoRequest> requests, ServerCallContext context)
+    public override async Task<EchoResponse> Collect(IAsyncStreamReader<EchoRequest> requestStream, ServerCallContext context)
     {
         var texts = new List<string>();
         ulong bytes = 0;
-        await foreach (var request in requests)
+        await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
         {
             texts.Add(request.Text);
             bytes += (ulong)request.Payload.Length;
@@ -87,26 +81,26 @@ public sealed class TestEchoService(HealthService health)
         return new EchoResponse { Text = string.Join(',', texts), RequestCount = (uint)texts.Count, PayloadBytes = bytes, Peer = context.Peer };
     }
 
-    private static async Task ChatAsync(IAsyncEnumerable<EchoRequest> requests, IServerStreamWriter<EchoResponse> responses, ServerCallContext context)
+    public override async Task Chat(IAsyncStreamReader<EchoRequest> requestStream, IServerStreamWriter<EchoResponse> responseStream, ServerCallContext context)
     {
         uint count = 0;
-        await foreach (var request in requests)
+        await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
         {
             count++;
-            await responses.WriteAsync(new EchoResponse { Text = request.Text, Payload = request.Payload, Index = count - 1, RequestCount = count, Peer = context.Peer });
+            await responseStream.WriteAsync(new EchoResponse { Text = request.Text, Payload = request.Payload, Index = count - 1, RequestCount = count, Peer = context.Peer });
         }
     }
 
-    private Task<HealthUpdated> SetHealthAsync(HealthUpdate update, ServerCallContext context)
+    public override Task<HealthUpdated> SetHealth(HealthUpdate request, ServerCallContext context)
     {
-        health.SetStatus(update.Service, (HealthCheckResponse.Types.ServingStatus)update.Status);
+        health.SetStatus(request.Service, (HealthCheckResponse.Types.ServingStatus)request.Status);
         return Task.FromResult(new HealthUpdated());
     }
 
-    private CallRecord Begin(EchoRequest request, ServerCallContext context)
+    private async Task<CallRecord> BeginAsync(EchoRequest request, ServerCallContext context)
     {
         var record = Record(request.Id);
-        record.RequestEncoding = context.HttpContext.Request.Headers["grpc-encoding"];
+        record.RequestEncoding = context.GetHttpContext().Request.Headers["grpc-encoding"];
         record.Peer = context.Peer;
         record.Deadline = context.Deadline;
         record.RequestHeaders = context.RequestHeaders;
@@ -114,12 +108,18 @@ public sealed class TestEchoService(HealthService health)
         if (Interlocked.Increment(ref record.Attempts) <= request.UnavailableAttempts)
         {
             record.MarkFinished();
-            throw new RpcException(StatusCode.Unavailable, $"attempt {record.Attempts} refused");
+            throw new RpcException(new Status(StatusCode.Unavailable, $"attempt {record.Attempts} refused"));
         }
 
+        var echoed = new Metadata();
         foreach (var entry in context.RequestHeaders.Where(e => e.Key.StartsWith("x-echo-", StringComparison.Ordinal)))
         {
-            context.ResponseHeaders.Add(entry);
+            echoed.Add(entry);
+        }
+
+        if (echoed.Count > 0)
+        {
+            await context.WriteResponseHeadersAsync(echoed);
         }
 
         return record;
@@ -132,6 +132,11 @@ public sealed class TestEchoService(HealthService health)
         {
             var key = "x-trailer-" + entry.Key["x-echo-".Length..];
             context.ResponseTrailers.Add(entry.IsBinary ? new Metadata.Entry(key, entry.ValueBytes) : new Metadata.Entry(key, entry.Value));
+        }
+
+        if (request.ThrowUnexpected)
+        {
+            throw new InvalidOperationException("a bug's message, naming /srv/secret/path");
         }
 
         if (request.FailCode != 0)

@@ -1,13 +1,15 @@
 'use strict';
 // grpc-js client driver for the interop tests. Reads one JSON command per stdin line, runs the call and
 // writes one JSON result line: {"id", "code", "details", "headers", "trailers", "responses", "elapsedMs"}.
-// Command: {"id", "target", "method": "Echo"|"EchoStream"|"Collect"|"Chat"|"Observe"|"Check"|"Watch",
+// Command: {"id", "target", "method": "Echo"|"EchoStream"|"Collect"|"Chat"|"Observe"|"Check"|"Watch"|"Raw"|"ListServices",
+//   "path": "/pkg.Service/Method" (Raw: a unary call of any path with an empty request),
+//   "reflection": "v1"|"v1alpha" (ListServices: the services the server's reflection lists, one response each),
 //   "request": {...} | "requests": [...], "payloadSize": N, "metadata": {"k": "v", "k-bin": "<base64>"},
 //   "deadlineMs": N, "cancelAfterMs": N, "cancelAfterResponses": N, "compress": bool,
 //   "rootCertPem": "...", "serverName": "...", "channelOptions": {...}}
 const crypto = require('crypto');
 const readline = require('readline');
-const { grpc, echoPackage, healthPackage } = require('./common');
+const { grpc, echoPackage, healthPackage, reflectionPackages } = require('./common');
 
 const clients = new Map();
 
@@ -24,7 +26,9 @@ function clientFor(command, service) {
       ...(command.compress ? { 'grpc.default_compression_algorithm': 2 } : {}),
       ...(command.channelOptions || {}),
     };
-    const Client = service === 'health' ? healthPackage.Health : echoPackage.EchoService;
+    const Client = service === 'health' ? healthPackage.Health
+      : service.startsWith('reflection-') ? reflectionPackages[service.substring('reflection-'.length)].ServerReflection
+        : echoPackage.EchoService;
     clients.set(key, new Client(command.target, credentials, options));
   }
   return clients.get(key);
@@ -70,7 +74,8 @@ function run(command) {
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
     const result = { id: command.id, code: 0, details: '', headers: {}, trailers: {}, responses: [] };
-    const service = command.method === 'Check' || command.method === 'Watch' ? 'health' : 'echo';
+    const service = command.method === 'Check' || command.method === 'Watch' ? 'health'
+      : command.method === 'ListServices' ? `reflection-${command.reflection || 'v1alpha'}` : 'echo';
     const client = clientFor(command, service);
     const callOptions = command.deadlineMs !== undefined ? { deadline: new Date(Date.now() + command.deadlineMs) } : {};
     const metadata = toMetadata(command.metadata);
@@ -117,6 +122,25 @@ function run(command) {
           for (const request of command.requests) call.write(withPayload(request, command.payloadSize));
           call.end();
         }
+        break;
+      case 'Raw': {
+        const identity = (buffer) => buffer;
+        call = client.makeUnaryRequest(command.path, identity, identity, Buffer.alloc(0), metadata, callOptions, (error) => finish(error));
+        break;
+      }
+      case 'ListServices':
+        call = client.ServerReflectionInfo(metadata, callOptions);
+        call.on('data', (message) => {
+          if (message.listServicesResponse) {
+            for (const service of message.listServicesResponse.service) result.responses.push({ name: service.name });
+          } else if (message.errorResponse) {
+            result.responses.push({ error: message.errorResponse.errorMessage });
+          }
+          call.end();
+        });
+        call.on('error', finish);
+        call.on('end', () => setImmediate(() => finish(null)));
+        call.write({ host: '', listServices: '' });
         break;
       default:
         finish({ code: -1, details: `unknown method ${command.method}` });

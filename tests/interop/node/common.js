@@ -13,4 +13,12 @@ const healthDefinition = protoLoader.loadSync('grpc/health/v1/health.proto', loa
 const echoPackage = grpc.loadPackageDefinition(echoDefinition).medfusion.test.v1;
 const healthPackage = grpc.loadPackageDefinition(healthDefinition).grpc.health.v1;
 
-module.exports = { grpc, echoPackage, healthPackage };
+// Server reflection, both versions (grpcurl speaks v1alpha, newer tools v1); the protos come with @grpc/reflection.
+const reflectionProtos = path.join(path.dirname(require.resolve('@grpc/reflection/package.json')), 'build', 'proto');
+const reflectionOptions = { ...loaderOptions, includeDirs: [reflectionProtos] };
+const reflectionPackages = {
+  v1: grpc.loadPackageDefinition(protoLoader.loadSync('grpc/reflection/v1/reflection.proto', reflectionOptions)).grpc.reflection.v1,
+  v1alpha: grpc.loadPackageDefinition(protoLoader.loadSync('grpc/reflection/v1alpha/reflection.proto', reflectionOptions)).grpc.reflection.v1alpha,
+};
+
+module.exports = { grpc, protoLoader, loaderOptions, echoDefinition, healthDefinition, echoPackage, healthPackage, reflectionPackages };

@@ -1,10 +1,11 @@
 'use strict';
-// grpc-js server of EchoService and grpc.health.v1.Health for the interop tests.
+// grpc-js server of EchoService, grpc.health.v1.Health and server reflection (@grpc/reflection) for the interop tests.
 // Usage: node server.js [--tls-cert FILE --tls-key FILE] [--max-message-size N] [--compress]
 //                       [--keepalive-ms N --keepalive-timeout-ms N]
 // Prints "LISTENING <port>" once bound to 127.0.0.1 on a free port.
 const fs = require('fs');
-const { grpc, echoPackage, healthPackage } = require('./common');
+const { ReflectionService } = require('@grpc/reflection');
+const { grpc, echoDefinition, healthDefinition, echoPackage, healthPackage } = require('./common');
 
 function parseArgs(argv) {
   const args = {};
@@ -181,6 +182,7 @@ if (args['keepalive-ms']) {
 const server = new grpc.Server(options);
 server.addService(echoPackage.EchoService.service, echoService);
 server.addService(healthPackage.Health.service, healthService);
+new ReflectionService({ ...echoDefinition, ...healthDefinition }).addToServer(server);
 
 const credentials = args['tls-cert']
   ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: fs.readFileSync(args['tls-cert']), private_key: fs.readFileSync(args['tls-key']) }])

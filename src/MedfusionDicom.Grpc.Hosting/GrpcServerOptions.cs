@@ -1,7 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 
-namespace MedfusionDicom.Grpc.Server;
+namespace MedfusionDicom.Grpc.Hosting;
 
 /// <summary>Where the server listens: cleartext HTTP/2 with prior knowledge, or TLS with ALPN h2 when a certificate is given.</summary>
 public sealed record GrpcEndpoint(IPEndPoint EndPoint, X509Certificate2? Certificate = null);
@@ -12,7 +12,7 @@ public sealed class GrpcServerOptions
 
     public List<GrpcEndpoint> Endpoints { get; } = [];
 
-    /// <summary>Larger request messages end the call with RESOURCE_EXHAUSTED.</summary>
+    /// <summary>Larger request messages (after decompression) end the call with RESOURCE_EXHAUSTED.</summary>
     public int MaxReceiveMessageSize { get; set; } = DefaultMaxMessageSize;
 
     /// <summary>Larger response messages end the call with RESOURCE_EXHAUSTED instead of being sent.</summary>
@@ -27,7 +27,7 @@ public sealed class GrpcServerOptions
     /// <summary>How long the server waits for a ping's answer before it closes the connection and cancels its calls.</summary>
     public TimeSpan KeepAlivePingTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>Sends exception messages of failing handlers to clients in grpc-message (off: they only reach the log).</summary>
+    /// <summary>Sends exception messages of failing handlers to clients (off: they only reach the log).</summary>
     public bool IncludeExceptionDetails { get; set; }
 
     /// <summary>
