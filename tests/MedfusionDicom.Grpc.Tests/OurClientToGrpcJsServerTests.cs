@@ -167,7 +167,12 @@ public sealed class OurClientToGrpcJsServerTests(InteropFixture fixture) : IDisp
 
         Assert.Equal(StatusCode.Cancelled, error.StatusCode);
         await WaitUntilAsync(async () => (await ObserveAsync(id)).Cancelled);
-        Assert.InRange((await ObserveAsync(id)).ResponsesSent, 3u, 10u);
+        // Once the server saw the reset it sends nothing more (how many went out before depends on the load of the
+        // machine: the other test classes run meanwhile and keep both peers busy).
+        var sent = (await ObserveAsync(id)).ResponsesSent;
+        await Task.Delay(300);
+        Assert.Equal(sent, (await ObserveAsync(id)).ResponsesSent);
+        Assert.InRange(sent, 3u, 100u);
     }
 
     [Fact]
