@@ -16,6 +16,7 @@ var root = new RootCommand("medfusion: a DICOM gateway for generative medical im
 };
 foreach (var command in DimseCommands.Create()) root.Subcommands.Add(command);
 foreach (var verb in DiffusionCommands.Create()) root.Subcommands.Add(verb);
+foreach (var verb in GatewayCommands.Create()) root.Subcommands.Add(verb);
 // Ctrl+C cancels the verb; a training or sampler step can take a while on a CPU, so the verb gets time to finish the
 // step (and write its checkpoint) instead of being killed after the default 2 s.
 var parse = root.Parse(args);

@@ -57,7 +57,8 @@ internal static class CliAction
     /// </summary>
     internal static bool IsBadInput(Exception ex) =>
         ex is DicomException or ArgumentException or FormatException or IOException or UnauthorizedAccessException
-            or InvalidDataException or JsonException or NpyFormatException or MedfusionDicom.Imaging.ImagingException;
+            or InvalidDataException or JsonException or NpyFormatException or MedfusionDicom.Imaging.ImagingException
+            or Microsoft.Extensions.Options.OptionsValidationException or MedfusionDicom.Gateway.GatewayConfigurationException;
 
     private static string DefaultLogDirectory() =>
         Environment.GetEnvironmentVariable(LogDirectoryVariable) is { Length: > 0 } dir ? dir : Path.Combine(Path.GetTempPath(), "medfusion");

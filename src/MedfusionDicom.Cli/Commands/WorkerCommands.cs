@@ -58,7 +58,7 @@ internal static class WorkerCommands
     private static bool Given<T>(ParseResult parse, Option<T> option) => parse.GetResult(option) is { Implicit: false };
 
     /// <summary>models/ of the current folder, else the repository's bundled models next to the executable.</summary>
-    private static string DefaultModelsFolder()
+    internal static string DefaultModelsFolder()
     {
         if (Directory.Exists("models")) return Path.GetFullPath("models");
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Logging;
+
+namespace MedfusionDicom.Gateway;
+
+/// <summary>Event ids 1400–1499.</summary>
+internal static partial class GatewayLog
+{
+    [LoggerMessage(EventId = 1400, Level = LogLevel.Information, Message = "Gateway {What}: {Value}")]
+    public static partial void Setting(ILogger logger, string what, string value);
+
+    [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Stored {SopInstanceUid} of study {StudyInstanceUid} series {SeriesInstanceUid} from {CallingAeTitle}")]
+    public static partial void Stored(ILogger logger, string sopInstanceUid, string studyInstanceUid, string seriesInstanceUid, string callingAeTitle);
+
+    [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Storage below {MinimumFreeMegabytes} MB free in {DataDirectory}: instances are refused with A700")]
+    public static partial void StorageFull(ILogger logger, long minimumFreeMegabytes, string dataDirectory);
+
+    [LoggerMessage(EventId = 1403, Level = LogLevel.Information, Message = "Routed study {StudyInstanceUid} series {SeriesInstanceUid}: {Instances} instance(s) to {Routes}")]
+    public static partial void Routed(ILogger logger, string studyInstanceUid, string seriesInstanceUid, int instances, string routes);
+
+    [LoggerMessage(EventId = 1404, Level = LogLevel.Information, Message = "Job {JobId} done: {SopInstanceUid} by route {Route} on worker {Worker}, attempt {Attempt}, {ElapsedMs:F0} ms; result {ResultSopInstanceUid}")]
+    public static partial void JobDone(ILogger logger, long jobId, string sopInstanceUid, string route, string worker, int attempt, double elapsedMs, string resultSopInstanceUid);
+
+    [LoggerMessage(EventId = 1405, Level = LogLevel.Warning, Message = "Job {JobId} ({SopInstanceUid}, route {Route}) attempt {Attempt} failed ({Outcome}): {Reason}")]
+    public static partial void JobFailed(ILogger logger, long jobId, string sopInstanceUid, string route, int attempt, string outcome, string reason);
+
+    [LoggerMessage(EventId = 1406, Level = LogLevel.Information, Message = "Exported {Count} instance(s) to {Destination} in {ElapsedMs:F0} ms")]
+    public static partial void Exported(ILogger logger, int count, string destination, double elapsedMs);
+
+    [LoggerMessage(EventId = 1407, Level = LogLevel.Warning, Message = "Export of {Count} instance(s) to {Destination} failed (attempt {Attempt}): {Reason}")]
+    public static partial void ExportFailed(ILogger logger, int count, string destination, int attempt, string reason);
+
+    [LoggerMessage(EventId = 1408, Level = LogLevel.Information, Message = "Worker {Worker} at {Address} serves {Models}")]
+    public static partial void WorkerReady(ILogger logger, string worker, string address, string models);
+
+    [LoggerMessage(EventId = 1409, Level = LogLevel.Warning, Message = "Worker {Worker} is {Status}")]
+    public static partial void WorkerHealth(ILogger logger, string worker, string status);
+
+    [LoggerMessage(EventId = 1410, Level = LogLevel.Error, Message = "Job {JobId} ({SopInstanceUid}, route {Route}) failed with an internal error")]
+    public static partial void JobCrashed(ILogger logger, long jobId, string sopInstanceUid, string route, Exception exception);
+
+    [LoggerMessage(EventId = 1411, Level = LogLevel.Error, Message = "{Loop} loop failed; it starts again in a moment")]
+    public static partial void LoopFailed(ILogger logger, string loop, Exception exception);
+
+    [LoggerMessage(EventId = 1412, Level = LogLevel.Information, Message = "Gave back {Count} lease(s) a previous run left behind")]
+    public static partial void LeasesReleased(ILogger logger, int count);
+}

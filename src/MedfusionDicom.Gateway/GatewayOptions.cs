@@ -1,0 +1,147 @@
+namespace MedfusionDicom.Gateway;
+
+/// <summary>The gateway's settings: configuration section "Gateway" (config/appsettings.json, --config FILE, MEDFUSION_Gateway__*).</summary>
+public sealed class GatewayOptions
+{
+    public const string SectionName = "Gateway";
+
+    /// <summary>Received and derived instances, the index (SQLite) and the store journal live here.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>Where the embedded worker finds its models (one sub-folder each); empty: the bundled models.</summary>
+    public string ModelsDirectory { get; set; } = "";
+
+    public DatabaseOptions Database { get; set; } = new();
+    public DimseOptions Dimse { get; set; } = new();
+    public HttpEndpointOptions DicomWeb { get; set; } = new() { Url = "http://127.0.0.1:8080/dicomweb" };
+    public HttpEndpointOptions Grpc { get; set; } = new() { Url = "http://127.0.0.1:50051" };
+    public AssemblyOptions Assembly { get; set; } = new();
+    public List<WorkerEndpointOptions> Workers { get; set; } = [];
+    public List<DestinationOptions> Destinations { get; set; } = [];
+    public List<RouteOptions> Routes { get; set; } = [];
+    public JobOptions Jobs { get; set; } = new();
+    public StorageOptions Storage { get; set; } = new();
+}
+
+public enum DatabaseProvider { Sqlite, PostgreSql }
+
+public sealed class DatabaseOptions
+{
+    public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
+
+    /// <summary>Empty with SQLite: DataDirectory/index.db.</summary>
+    public string ConnectionString { get; set; } = "";
+}
+
+public sealed class DimseOptions
+{
+    public string AeTitle { get; set; } = "MEDFUSION";
+    public int Port { get; set; } = 11112;
+    public int MaxAssociations { get; set; } = 32;
+
+    /// <summary>Calling AE titles (optionally with a host) allowed to associate; empty: any caller.</summary>
+    public List<AllowedCallerOptions> AllowedCallers { get; set; } = [];
+
+    public TlsOptions? Tls { get; set; }
+}
+
+public sealed class AllowedCallerOptions
+{
+    public string AeTitle { get; set; } = "";
+    public string? Host { get; set; }
+}
+
+public sealed class TlsOptions
+{
+    public string CertificatePath { get; set; } = "";
+    public string? KeyPath { get; set; }
+    public bool RequireClientCertificate { get; set; }
+}
+
+public sealed class HttpEndpointOptions
+{
+    /// <summary>Empty turns the endpoint off.</summary>
+    public string Url { get; set; } = "";
+    public TlsOptions? Tls { get; set; }
+}
+
+public sealed class AssemblyOptions
+{
+    /// <summary>A study is stable, and its series are routed, when nothing of it has arrived for this long.</summary>
+    public double StableSeconds { get; set; } = 10;
+}
+
+public sealed class WorkerEndpointOptions
+{
+    public string Name { get; set; } = "";
+
+    /// <summary>"embedded" (in this process, on the bundled models) or an http(s):// URL of a `medfusion worker`.</summary>
+    public string Address { get; set; } = "";
+
+    /// <summary>Calls the gateway keeps open to this worker at once.</summary>
+    public int MaxConcurrency { get; set; } = 2;
+
+    public bool IsEmbedded => string.Equals(Address, "embedded", StringComparison.OrdinalIgnoreCase);
+}
+
+public enum DestinationType { Dimse, DicomWeb }
+
+public sealed class DestinationOptions
+{
+    public string Name { get; set; } = "";
+    public DestinationType Type { get; set; } = DestinationType.Dimse;
+
+    // Dimse
+    public string Host { get; set; } = "";
+    public int Port { get; set; }
+    public string AeTitle { get; set; } = "";
+    public string CallingAeTitle { get; set; } = "MEDFUSION";
+    public TlsOptions? Tls { get; set; }
+
+    // DicomWeb
+    public string Url { get; set; } = "";
+    public Dictionary<string, string> Headers { get; set; } = [];
+}
+
+public sealed class RouteOptions
+{
+    public string Name { get; set; } = "";
+
+    /// <summary>DICOM keyword (or CallingAeTitle, CalledAeTitle) to the values accepted; "regex:..." is a regular expression.</summary>
+    public Dictionary<string, List<string>> Match { get; set; } = [];
+
+    public PipelineOptions Pipeline { get; set; } = new();
+    public List<string> Destinations { get; set; } = [];
+}
+
+public sealed class PipelineOptions
+{
+    /// <summary>denoise, super-resolve or inpaint.</summary>
+    public string Task { get; set; } = "";
+    public string Model { get; set; } = "";
+
+    /// <summary>0: the model's default.</summary>
+    public int Steps { get; set; }
+
+    /// <summary>0: the model's default.</summary>
+    public double Strength { get; set; }
+
+    public string Sampler { get; set; } = "";
+
+    /// <summary>Inpainting: [x, y, w, h] boxes of pixels to fill (an instance's overlay plane 6000,3000 is used when it has one).</summary>
+    public List<int[]> MaskBoxes { get; set; } = [];
+}
+
+public sealed class JobOptions
+{
+    public int MaxAttempts { get; set; } = 5;
+    public double InitialRetrySeconds { get; set; } = 2;
+    public double MaxRetrySeconds { get; set; } = 300;
+    public double LeaseSeconds { get; set; } = 60;
+}
+
+public sealed class StorageOptions
+{
+    /// <summary>Below this much free space C-STORE answers A700 and nothing half-written is kept.</summary>
+    public long MinimumFreeMegabytes { get; set; } = 1024;
+}

@@ -1,0 +1,130 @@
+using System.Text.RegularExpressions;
+using MedfusionDicom.Dicom;
+using MedfusionDicom.Gateway.Routing;
+using Microsoft.Extensions.Options;
+
+namespace MedfusionDicom.Gateway;
+
+/// <summary>Checks the settings at start; each failure names its configuration key ("Gateway:Routes:0:Model") and says what is wrong.</summary>
+public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
+{
+    private const string Root = GatewayOptions.SectionName;
+
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        var failures = new List<string>();
+        void Fail(string key, string message) => failures.Add($"{Root}:{key}: {message}");
+
+        if (string.IsNullOrWhiteSpace(options.DataDirectory)) Fail("DataDirectory", "must name a folder");
+        if (options.Database.Provider == DatabaseProvider.PostgreSql)
+            Fail("Database:Provider", "PostgreSql is not available in this build yet; use Sqlite");
+        ValidateDimse(options.Dimse, Fail);
+        ValidateUrl(options.DicomWeb.Url, "DicomWeb:Url", Fail);
+        ValidateUrl(options.Grpc.Url, "Grpc:Url", Fail);
+        if (!double.IsFinite(options.Assembly.StableSeconds) || options.Assembly.StableSeconds < 0) Fail("Assembly:StableSeconds", "must be 0 or more seconds");
+        ValidateWorkers(options.Workers, Fail);
+        ValidateDestinations(options.Destinations, Fail);
+        ValidateRoutes(options.Routes, options.Destinations, Fail);
+        var jobs = options.Jobs;
+        if (jobs.MaxAttempts < 1) Fail("Jobs:MaxAttempts", "must be at least 1");
+        if (!(jobs.InitialRetrySeconds > 0)) Fail("Jobs:InitialRetrySeconds", "must be more than 0");
+        if (!(jobs.MaxRetrySeconds >= jobs.InitialRetrySeconds)) Fail("Jobs:MaxRetrySeconds", "must be at least Jobs:InitialRetrySeconds");
+        if (!(jobs.LeaseSeconds > 0)) Fail("Jobs:LeaseSeconds", "must be more than 0");
+        if (options.Storage.MinimumFreeMegabytes < 0) Fail("Storage:MinimumFreeMegabytes", "must be 0 or more");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateDimse(DimseOptions dimse, Action<string, string> fail)
+    {
+        if (!IsAeTitle(dimse.AeTitle)) fail("Dimse:AeTitle", $"'{dimse.AeTitle}' is not an AE title (1 to 16 characters, no backslash)");
+        if (dimse.Port is < 0 or > 65535) fail("Dimse:Port", $"{dimse.Port} is not a TCP port (0 picks a free one)");
+        if (dimse.MaxAssociations < 1) fail("Dimse:MaxAssociations", "must be at least 1");
+        for (var i = 0; i < dimse.AllowedCallers.Count; i++)
+        {
+            if (!IsAeTitle(dimse.AllowedCallers[i].AeTitle)) fail($"Dimse:AllowedCallers:{i}:AeTitle", $"'{dimse.AllowedCallers[i].AeTitle}' is not an AE title");
+        }
+
+        if (dimse.Tls is { } tls && !File.Exists(tls.CertificatePath)) fail("Dimse:Tls:CertificatePath", $"'{tls.CertificatePath}' does not exist");
+    }
+
+    private static void ValidateUrl(string url, string key, Action<string, string> fail)
+    {
+        if (url.Length > 0 && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)))
+            fail(key, $"'{url}' is not an http:// or https:// URL (empty turns the endpoint off)");
+    }
+
+    private static void ValidateWorkers(List<WorkerEndpointOptions> workers, Action<string, string> fail)
+    {
+        if (workers.Count == 0) fail("Workers", "lists no worker; add {\"Name\": \"embedded\", \"Address\": \"embedded\"} to run the bundled models in the gateway");
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < workers.Count; i++)
+        {
+            var w = workers[i];
+            if (string.IsNullOrWhiteSpace(w.Name) || !names.Add(w.Name)) fail($"Workers:{i}:Name", $"'{w.Name}' is empty or used twice");
+            if (!w.IsEmbedded && !(Uri.TryCreate(w.Address, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)))
+                fail($"Workers:{i}:Address", $"'{w.Address}' is neither 'embedded' nor an http(s):// URL");
+            if (w.MaxConcurrency < 1) fail($"Workers:{i}:MaxConcurrency", "must be at least 1");
+        }
+    }
+
+    private static void ValidateDestinations(List<DestinationOptions> destinations, Action<string, string> fail)
+    {
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < destinations.Count; i++)
+        {
+            var d = destinations[i];
+            if (string.IsNullOrWhiteSpace(d.Name) || !names.Add(d.Name)) fail($"Destinations:{i}:Name", $"'{d.Name}' is empty or used twice");
+            switch (d.Type)
+            {
+                case DestinationType.Dimse:
+                    if (string.IsNullOrWhiteSpace(d.Host)) fail($"Destinations:{i}:Host", "is empty");
+                    if (d.Port is < 1 or > 65535) fail($"Destinations:{i}:Port", $"{d.Port} is not a TCP port");
+                    if (!IsAeTitle(d.AeTitle)) fail($"Destinations:{i}:AeTitle", $"'{d.AeTitle}' is not an AE title");
+                    if (!IsAeTitle(d.CallingAeTitle)) fail($"Destinations:{i}:CallingAeTitle", $"'{d.CallingAeTitle}' is not an AE title");
+                    break;
+                case DestinationType.DicomWeb:
+                    fail($"Destinations:{i}:Type", "DicomWeb (STOW-RS) export is not available in this build yet; use Dimse");
+                    break;
+            }
+        }
+    }
+
+    private static void ValidateRoutes(List<RouteOptions> routes, List<DestinationOptions> destinations, Action<string, string> fail)
+    {
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var destinationNames = destinations.Select(d => d.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < routes.Count; i++)
+        {
+            var r = routes[i];
+            if (string.IsNullOrWhiteSpace(r.Name) || !names.Add(r.Name)) fail($"Routes:{i}:Name", $"'{r.Name}' is empty or used twice");
+            if (r.Match.Count == 0) fail($"Routes:{i}:Match", "is empty; a route matches on at least one keyword (e.g. \"Modality\": [\"DX\"])");
+            foreach (var (keyword, values) in r.Match)
+            {
+                if (!RouteMatcher.IsMatchKey(keyword))
+                    fail($"Routes:{i}:Match:{keyword}", "is neither a DICOM keyword of the dictionary nor CallingAeTitle or CalledAeTitle");
+                for (var v = 0; v < values.Count; v++)
+                {
+                    if (RouteMatcher.PatternError(values[v]) is { } error) fail($"Routes:{i}:Match:{keyword}:{v}", error);
+                }
+            }
+
+            var p = r.Pipeline;
+            if (!RouteMatcher.Tasks.Contains(p.Task)) fail($"Routes:{i}:Pipeline:Task", $"'{p.Task}' is not one of: {string.Join(", ", RouteMatcher.Tasks)}");
+            if (string.IsNullOrWhiteSpace(p.Model)) fail($"Routes:{i}:Pipeline:Model", "is empty");
+            if (p.Steps < 0) fail($"Routes:{i}:Pipeline:Steps", "must be 0 (the model's default) or more");
+            if (!double.IsFinite(p.Strength) || p.Strength is < 0 or > 1) fail($"Routes:{i}:Pipeline:Strength", "must be within 0..1 (0: the model's default)");
+            for (var b = 0; b < p.MaskBoxes.Count; b++)
+            {
+                if (p.MaskBoxes[b] is not [>= 0, >= 0, > 0, > 0]) fail($"Routes:{i}:Pipeline:MaskBoxes:{b}", "must be [x, y, width, height] with x, y >= 0 and width, height > 0");
+            }
+
+            for (var d = 0; d < r.Destinations.Count; d++)
+            {
+                if (!destinationNames.Contains(r.Destinations[d]))
+                    fail($"Routes:{i}:Destinations:{d}", $"no destination named '{r.Destinations[d]}'; configured: {(destinationNames.Count == 0 ? "none" : string.Join(", ", destinationNames))}");
+            }
+        }
+    }
+
+    private static bool IsAeTitle(string? ae) => ae is { Length: >= 1 and <= 16 } && !ae.Contains('\\') && ae.Trim().Length > 0;
+}

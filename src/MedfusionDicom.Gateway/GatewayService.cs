@@ -1,0 +1,137 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using MedfusionDicom.Dimse;
+using MedfusionDicom.Gateway.Assembly;
+using MedfusionDicom.Gateway.Export;
+using MedfusionDicom.Gateway.Inference;
+using MedfusionDicom.Gateway.Ingest;
+using MedfusionDicom.Gateway.Jobs;
+using MedfusionDicom.Gateway.Results;
+using MedfusionDicom.Gateway.Storage;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MedfusionDicom.Gateway;
+
+/// <summary>A setting that is well-formed but does not fit what the gateway found at start (a route's model that no worker serves).</summary>
+public sealed class GatewayConfigurationException(string message) : Exception(message);
+
+/// <summary>
+/// The gateway's stages in one host: at start it opens (or migrates) the index, connects the workers, checks the
+/// routes against the models they serve and starts the DIMSE SCP; then routing, jobs and exports run until the host
+/// stops. A start that fails stops the host with a message naming the setting.
+/// </summary>
+public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFactory loggerFactory) : BackgroundService
+{
+    private readonly GatewayOptions _options = options.Value;
+    private readonly ILogger _logger = loggerFactory.CreateLogger<GatewayService>();
+    private GatewayIndex? _index;
+    private WorkerPool? _workers;
+    private DicomServer? _dimse;
+
+    /// <summary>The index, once started (tests and operator verbs read it).</summary>
+    public GatewayIndex Index => _index ?? throw new InvalidOperationException("the gateway has not started");
+
+    /// <summary>The DIMSE SCP's port (the configured one, or the free one picked for 0).</summary>
+    public int DimsePort => _dimse?.Port ?? throw new InvalidOperationException("the gateway has not started");
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var data = Path.GetFullPath(_options.DataDirectory);
+        Directory.CreateDirectory(data);
+        _index = GatewayIndex.ForDataDirectory(data, _options.Database.ConnectionString);
+        await _index.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        var released = await _index.ReleaseAllLeasesAsync(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), cancellationToken).ConfigureAwait(false);
+        if (released > 0) GatewayLog.LeasesReleased(_logger, released);
+
+        _workers = new WorkerPool(loggerFactory);
+        await _workers.StartAsync(_options.Workers, _options.ModelsDirectory, TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
+        CheckRoutesAgainstModels();
+
+        var files = new InstanceFiles(data);
+        var handler = new GatewayStoreHandler(_index, files, _options.Storage.MinimumFreeMegabytes * 1024 * 1024, loggerFactory.CreateLogger<GatewayStoreHandler>());
+        _dimse = new DicomServer(DimseServerOptions(data), handler, loggerFactory);
+        await _dimse.StartAsync(cancellationToken).ConfigureAwait(false);
+        LogSettings(data);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var files = new InstanceFiles(_options.DataDirectory);
+        var router = new StudyRouter(Index, _options, loggerFactory.CreateLogger<StudyRouter>());
+        var jobs = new JobRunner(Index, new DerivedInstanceWriter(_workers!, files), _options, loggerFactory.CreateLogger<JobRunner>());
+        var exports = new ExportRunner(Index, _options, loggerFactory);
+        var concurrency = Math.Max(1, _options.Workers.Sum(w => w.MaxConcurrency));
+        return Task.WhenAll(router.RunAsync(stoppingToken), jobs.RunAsync(concurrency, stoppingToken), exports.RunAsync(stoppingToken));
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_dimse is not null) await _dimse.StopAsync().ConfigureAwait(false);
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (_workers is not null) await _workers.DisposeAsync().ConfigureAwait(false);
+    }
+
+    public override void Dispose()
+    {
+        _dimse?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        base.Dispose();
+    }
+
+    private void CheckRoutesAgainstModels()
+    {
+        var models = _workers!.Models;
+        for (var i = 0; i < _options.Routes.Count; i++)
+        {
+            var p = _options.Routes[i].Pipeline;
+            if (!models.TryGetValue(p.Model, out var model))
+                throw new GatewayConfigurationException(
+                    $"{GatewayOptions.SectionName}:Routes:{i}:Pipeline:Model: no worker serves model '{p.Model}'; the workers serve: {string.Join(", ", models.Keys.Order())}");
+            if (!string.Equals(model.Task, p.Task, StringComparison.OrdinalIgnoreCase))
+                throw new GatewayConfigurationException(
+                    $"{GatewayOptions.SectionName}:Routes:{i}:Pipeline:Task: model '{p.Model}' does {model.Task}, not {p.Task}");
+        }
+    }
+
+    private DicomServerOptions DimseServerOptions(string data)
+    {
+        var dimse = _options.Dimse;
+        var server = new DicomServerOptions
+        {
+            AETitle = dimse.AeTitle,
+            Port = dimse.Port,
+            MaxAssociations = dimse.MaxAssociations,
+            AllowedPeers = dimse.AllowedCallers.Count == 0 ? null : dimse.AllowedCallers.Select(c => new DicomPeer(c.AeTitle, c.Host)).ToList(),
+            JournalDirectory = DicomStoreJournal.IsSupported ? Path.Combine(data, ".journal") : null,
+            BindAddress = IPAddress.Any,
+        };
+        if (dimse.Tls is { } tls)
+        {
+            server.Tls = new DicomTlsOptions
+            {
+                Certificate = X509Certificate2.CreateFromPemFile(tls.CertificatePath, tls.KeyPath),
+                RequireClientCertificate = tls.RequireClientCertificate,
+            };
+        }
+
+        return server;
+    }
+
+    private void LogSettings(string data)
+    {
+        GatewayLog.Setting(_logger, "DIMSE", $"{_options.Dimse.AeTitle}@{_dimse!.Port}{(_options.Dimse.Tls is null ? "" : " (TLS)")}");
+        GatewayLog.Setting(_logger, "DICOMweb", string.IsNullOrEmpty(_options.DicomWeb.Url) ? "off" : $"{_options.DicomWeb.Url} (not served by this build yet)");
+        GatewayLog.Setting(_logger, "gRPC API", string.IsNullOrEmpty(_options.Grpc.Url) ? "off" : $"{_options.Grpc.Url} (not served by this build yet)");
+        GatewayLog.Setting(_logger, "database", $"{_options.Database.Provider} {(_options.Database.ConnectionString.Length > 0 ? "(configured connection)" : Path.Combine(data, "index.db"))}");
+        GatewayLog.Setting(_logger, "data directory", data);
+        foreach (var (name, address, models) in _workers!.Describe())
+            GatewayLog.Setting(_logger, "worker", $"{name} at {address}: {string.Join(", ", models.Order())}");
+        foreach (var route in _options.Routes)
+            GatewayLog.Setting(_logger, "route", $"{route.Name}: {string.Join("; ", route.Match.Select(m => $"{m.Key} = {string.Join(" | ", m.Value)}"))} -> {route.Pipeline.Task} with {route.Pipeline.Model} -> {(route.Destinations.Count == 0 ? "kept in the gateway" : string.Join(", ", route.Destinations))}");
+        foreach (var d in _options.Destinations)
+            GatewayLog.Setting(_logger, "destination", $"{d.Name}: {d.Type} {d.AeTitle}@{d.Host}:{d.Port}");
+        if (_options.Destinations.Count == 0) GatewayLog.Setting(_logger, "destination", "none (results stay in the gateway)");
+    }
+}

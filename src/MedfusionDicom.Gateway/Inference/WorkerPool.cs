@@ -1,0 +1,232 @@
+using Grpc.Core;
+using Grpc.Health.V1;
+using Medfusion.V1;
+using MedfusionDicom.Grpc.Client;
+using MedfusionDicom.Worker;
+using MedfusionDicom.Worker.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MedfusionDicom.Gateway.Inference;
+
+/// <summary>What a pipeline asks of a worker for one frame.</summary>
+public sealed record InferenceCall(PipelineOptions Pipeline, Image Image, Image? Mask, ulong Seed);
+
+/// <summary>A call that no worker could take or finish; <see cref="Retryable"/> says whether another attempt may succeed.</summary>
+public sealed class InferenceFailedException(string message, bool retryable, Exception? inner = null) : Exception(message, inner)
+{
+    public bool Retryable { get; } = retryable;
+}
+
+/// <summary>
+/// The workers of Gateway:Workers, reached over gRPC (the embedded one too: it serves on a loopback port of this
+/// process, so there is one path). Each is watched through grpc.health.v1; a call goes to the healthy worker serving
+/// the model with the least calls outstanding, and waits while all of them are at their MaxConcurrency.
+/// </summary>
+public sealed class WorkerPool : IAsyncDisposable
+{
+    private static readonly TimeSpan CallDeadline = TimeSpan.FromMinutes(10);
+    private readonly List<WorkerEndpoint> _endpoints = [];
+    private readonly List<WorkerHost> _embedded = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _freed = new(0);
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+
+    public WorkerPool(ILoggerFactory loggerFactory)
+    {
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<WorkerPool>();
+    }
+
+    /// <summary>Every model some worker serves, by name.</summary>
+    public IReadOnlyDictionary<string, ModelInfo> Models => _endpoints.SelectMany(e => e.Models.Values).GroupBy(m => m.Name).ToDictionary(g => g.Key, g => g.First());
+
+    public IReadOnlyList<(string Name, Uri Address, IReadOnlyCollection<string> Models)> Describe() =>
+        _endpoints.Select(e => (e.Name, e.Address, (IReadOnlyCollection<string>)e.Models.Keys.ToList())).ToList();
+
+    /// <summary>Connects to every worker (starting the embedded one) and waits until each serves, up to <paramref name="readyTimeout"/>.</summary>
+    public async Task StartAsync(IEnumerable<WorkerEndpointOptions> workers, string modelsDirectory, TimeSpan readyTimeout, CancellationToken ct)
+    {
+        foreach (var worker in workers)
+        {
+            Uri address;
+            if (worker.IsEmbedded)
+            {
+                var options = Options.Create(new WorkerOptions { ListenAddress = "127.0.0.1", Port = 0, ModelsDirectory = modelsDirectory });
+                var host = new WorkerHost(options, [new DiffusionModelLoader(options.Value.Tiling, options.Value.Device)], _loggerFactory);
+                _embedded.Add(host);
+                await host.StartAsync(ct).ConfigureAwait(false);
+                address = (await host.Addresses.WaitAsync(readyTimeout, ct).ConfigureAwait(false))[0];
+            }
+            else
+            {
+                address = new Uri(worker.Address);
+            }
+
+            var channel = GrpcClientChannel.ForAddress(address, new GrpcClientOptions { LoggerFactory = _loggerFactory });
+            var endpoint = new WorkerEndpoint(worker.Name, address, channel, worker.MaxConcurrency);
+            _endpoints.Add(endpoint);
+            await endpoint.WaitUntilServingAsync(readyTimeout, ct).ConfigureAwait(false);
+            GatewayLog.WorkerReady(_logger, endpoint.Name, address.ToString(), string.Join(", ", endpoint.Models.Keys.Order()));
+            _ = WatchAsync(endpoint);
+        }
+    }
+
+    /// <summary>Runs one frame through the pipeline's model on the least busy worker that serves it; returns the image and the worker's name.</summary>
+    public async Task<(Image Image, string Worker)> RunAsync(InferenceCall call, CancellationToken ct)
+    {
+        var model = call.Pipeline.Model;
+        if (!_endpoints.Any(e => e.Models.ContainsKey(model)))
+            throw new InferenceFailedException($"no worker serves model '{model}'", retryable: false);
+        while (true)
+        {
+            var endpoint = Take(model);
+            if (endpoint is null)
+            {
+                // Every worker for this model is busy or unhealthy: wait for a call to end (or a health change), then look again.
+                await _freed.WaitAsync(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+                continue;
+            }
+
+            try
+            {
+                return (await endpoint.RunAsync(call, DateTime.UtcNow + CallDeadline, ct).ConfigureAwait(false), endpoint.Name);
+            }
+            catch (RpcException ex) when (ex.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.FailedPrecondition or StatusCode.OutOfRange)
+            {
+                throw new InferenceFailedException($"worker {endpoint.Name} refused the image: {ex.Status.Detail}", retryable: false, ex);
+            }
+            catch (RpcException ex) when (!ct.IsCancellationRequested)
+            {
+                if (ex.StatusCode is StatusCode.Unavailable) endpoint.Healthy = false;
+                throw new InferenceFailedException($"worker {endpoint.Name}: {ex.StatusCode}: {ex.Status.Detail}", retryable: true, ex);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref endpoint.Outstanding);
+                _freed.Release();
+            }
+        }
+    }
+
+    private WorkerEndpoint? Take(string model)
+    {
+        lock (_endpoints)
+        {
+            var best = _endpoints.Where(e => e.Healthy && e.Models.ContainsKey(model) && e.Outstanding < e.MaxConcurrency)
+                .OrderBy(e => e.Outstanding).FirstOrDefault();
+            if (best is not null) Interlocked.Increment(ref best.Outstanding);
+            return best;
+        }
+    }
+
+    /// <summary>Follows a worker's health (Watch) for as long as the pool lives, reconnecting when the stream breaks.</summary>
+    private async Task WatchAsync(WorkerEndpoint endpoint)
+    {
+        var health = new Health.HealthClient(endpoint.Channel.CallInvoker);
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                using var watch = health.Watch(new HealthCheckRequest { Service = InferenceWorker.Descriptor.FullName }, cancellationToken: _stopping.Token);
+                await foreach (var update in watch.ResponseStream.ReadAllAsync(_stopping.Token).ConfigureAwait(false))
+                {
+                    var serving = update.Status == HealthCheckResponse.Types.ServingStatus.Serving;
+                    if (serving != endpoint.Healthy) GatewayLog.WorkerHealth(_logger, endpoint.Name, update.Status.ToString());
+                    endpoint.Healthy = serving;
+                    _freed.Release();
+                }
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (RpcException ex) when (!_stopping.IsCancellationRequested)
+            {
+                if (endpoint.Healthy) GatewayLog.WorkerHealth(_logger, endpoint.Name, $"unreachable ({ex.StatusCode})");
+                endpoint.Healthy = false;
+            }
+
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        foreach (var endpoint in _endpoints) endpoint.Channel.Dispose();
+        foreach (var host in _embedded)
+        {
+            await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            host.Dispose();
+        }
+
+        _stopping.Dispose();
+    }
+
+    private sealed class WorkerEndpoint(string name, Uri address, GrpcClientChannel channel, int maxConcurrency)
+    {
+        private readonly InferenceWorker.InferenceWorkerClient _client = new(channel.CallInvoker);
+        public int Outstanding;
+
+        public string Name { get; } = name;
+        public Uri Address { get; } = address;
+        public GrpcClientChannel Channel { get; } = channel;
+        public int MaxConcurrency { get; } = maxConcurrency;
+        public volatile bool Healthy;
+        public Dictionary<string, ModelInfo> Models { get; private set; } = [];
+
+        public async Task WaitUntilServingAsync(TimeSpan timeout, CancellationToken ct)
+        {
+            var health = new Health.HealthClient(Channel.CallInvoker);
+            var giveUp = DateTime.UtcNow + timeout;
+            while (true)
+            {
+                try
+                {
+                    var status = await health.CheckAsync(new HealthCheckRequest { Service = InferenceWorker.Descriptor.FullName }, deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: ct).ConfigureAwait(false);
+                    if (status.Status == HealthCheckResponse.Types.ServingStatus.Serving) break;
+                }
+                catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.NotFound or StatusCode.DeadlineExceeded)
+                {
+                    // not up yet
+                }
+
+                if (DateTime.UtcNow > giveUp) throw new InvalidOperationException($"worker {Name} at {Address} did not report SERVING within {timeout.TotalSeconds:F0} s");
+                await Task.Delay(250, ct).ConfigureAwait(false);
+            }
+
+            var list = await _client.ListModelsAsync(new ListModelsRequest(), deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct).ConfigureAwait(false);
+            Models = list.Models.ToDictionary(m => m.Name, StringComparer.Ordinal);
+            Healthy = true;
+        }
+
+        public async Task<Image> RunAsync(InferenceCall call, DateTime deadline, CancellationToken ct)
+        {
+            var p = call.Pipeline;
+            var sampler = new SamplerOptions { Steps = (uint)p.Steps, Seed = call.Seed, Sampler = p.Sampler ?? "", Strength = (float)p.Strength };
+            using var stream = p.Task switch
+            {
+                "denoise" => _client.Denoise(new DenoiseRequest { Model = p.Model, Image = call.Image, Sampler = sampler }, deadline: deadline, cancellationToken: ct),
+                "super-resolve" => _client.SuperResolve(new SuperResolveRequest { Model = p.Model, Image = call.Image, Sampler = sampler }, deadline: deadline, cancellationToken: ct),
+                "inpaint" => _client.Inpaint(new InpaintRequest { Model = p.Model, Image = call.Image, Mask = call.Mask, Sampler = sampler }, deadline: deadline, cancellationToken: ct),
+                _ => throw new InferenceFailedException($"task '{p.Task}' is not a restoration task", retryable: false),
+            };
+            Image? result = null;
+            await foreach (var update in stream.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                if (update.Image is not null) result = update.Image;
+            }
+
+            return result ?? throw new InferenceFailedException($"worker {Name} ended the call without an image", retryable: true);
+        }
+    }
+}
