@@ -254,7 +254,11 @@ public sealed class DicomServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // A host may dispose a service twice (as itself and as a hosted service); the second time does nothing.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         await StopAsync().ConfigureAwait(false);
         _stop.Dispose();
     }
+
+    private int _disposed;
 }

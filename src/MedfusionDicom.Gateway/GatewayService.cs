@@ -76,7 +76,7 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
 
     public override void Dispose()
     {
-        _dimse?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        Interlocked.Exchange(ref _dimse, null)?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         base.Dispose();
     }
 

@@ -38,10 +38,11 @@ public sealed class DerivedInstanceWriter(WorkerPool workers, InstanceFiles file
         {
             throw new UnprocessableInstanceException($"the instance's pixels cannot be read: {ex.Message}", ex);
         }
-
-        if (image.Description.SamplesPerPixel != 1)
-            throw new UnprocessableInstanceException(
-                $"the instance is {image.Description.PhotometricInterpretation} with {image.Description.SamplesPerPixel} samples per pixel; model '{route.Pipeline.Model}' takes grayscale images");
+        catch (ImagingException ex)
+        {
+            // The imaging path refuses what no model can take (colour, for one) with a message that says so.
+            throw new UnprocessableInstanceException($"model '{route.Pipeline.Model}' cannot take this instance: {ex.Message}", ex);
+        }
 
         var pipeline = route.Pipeline;
         var seed = Seed(source.SopInstanceUid, route.Name);
