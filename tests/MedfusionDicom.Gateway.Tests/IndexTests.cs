@@ -1,0 +1,149 @@
+using MedfusionDicom.Dimse.Tests;
+using MedfusionDicom.Gateway.Storage;
+
+namespace MedfusionDicom.Gateway.Tests;
+
+/// <summary>The durable queue's rules, on a real SQLite file.</summary>
+public sealed class IndexTests : IAsyncLifetime
+{
+    private readonly TempDir _dir = new();
+    private GatewayIndex _index = null!;
+
+    public async Task InitializeAsync()
+    {
+        _index = GatewayIndex.ForDataDirectory(_dir.Path, "");
+        await _index.MigrateAsync();
+        await _index.MigrateAsync(); // a second start finds the schema current
+    }
+
+    public Task DisposeAsync()
+    {
+        _dir.Dispose();
+        return Task.CompletedTask;
+    }
+
+    private static InstanceRecord Instance(string uid, bool derived = false) => new()
+    {
+        SopInstanceUid = uid, SopClassUid = "1.2.840.10008.5.1.4.1.1.4", StudyInstanceUid = "1.2.3", SeriesInstanceUid = derived ? "1.2.3.9" : "1.2.3.4",
+        Path = "/data/" + uid, Size = 1, ReceivedAtMs = 1000, Derived = derived, Route = derived ? "r" : null, Modality = "MR",
+    };
+
+    private async Task<long> QueueJobAsync(string uid = "1.2.3.4.1")
+    {
+        await _index.UpsertInstanceAsync(Instance(uid));
+        await _index.RouteAsync([uid], [(uid, "r")], 1000);
+        return (await _index.ListJobsAsync()).Single(j => j.SopInstanceUid == uid).Id;
+    }
+
+    [Fact]
+    public async Task A_stable_study_is_routed_once_and_an_instance_arriving_later_alone()
+    {
+        await _index.UpsertInstanceAsync(Instance("1.2.3.4.1"));
+        Assert.Empty(await _index.ListRoutableAsync(quietSinceMs: 999)); // still receiving
+        var routable = await _index.ListRoutableAsync(quietSinceMs: 1000);
+        await _index.RouteAsync(routable.Select(r => r.SopInstanceUid).ToList(), [("1.2.3.4.1", "r")], 1000);
+        Assert.Empty(await _index.ListRoutableAsync(quietSinceMs: 5000));
+
+        await _index.UpsertInstanceAsync(Instance("1.2.3.4.2") with { ReceivedAtMs = 2000 });
+
+        Assert.Equal(["1.2.3.4.2"], (await _index.ListRoutableAsync(quietSinceMs: 2000)).Select(r => r.SopInstanceUid));
+    }
+
+    [Fact]
+    public async Task Two_takers_never_lease_the_same_job()
+    {
+        foreach (var n in Enumerable.Range(1, 20)) await QueueJobAsync($"1.2.3.4.{n}");
+
+        var leased = await Task.WhenAll(Enumerable.Range(0, 40).Select(k => _index.LeaseJobAsync($"node{k % 2}", 5000, 60_000)));
+
+        var ids = leased.Where(j => j is not null).Select(j => j!.Id).ToList();
+        Assert.Equal(20, ids.Count);
+        Assert.Equal(20, ids.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task A_lease_that_runs_out_is_taken_again_and_the_old_owner_can_no_longer_finish()
+    {
+        var id = await QueueJobAsync();
+        var first = await _index.LeaseJobAsync("a", 1000, 1000);
+        Assert.Null(await _index.LeaseJobAsync("b", 1500, 1000)); // still a's
+
+        var second = await _index.LeaseJobAsync("b", 2500, 1000);
+
+        Assert.Equal(id, first!.Id);
+        Assert.Equal(id, second!.Id);
+        Assert.Equal(2, second.Attempts);
+        Assert.False(await _index.RenewLeaseAsync(id, "a", 9999));
+        Assert.False(await _index.CompleteJobAsync(id, "a", Instance("1.2.3.9.1", derived: true), [], 2600));
+        Assert.True(await _index.CompleteJobAsync(id, "b", Instance("1.2.3.9.1", derived: true), ["pacs"], 2600));
+    }
+
+    [Fact]
+    public async Task Failures_retry_until_MaxAttempts_then_the_job_is_dead_and_an_operator_can_retry_it()
+    {
+        var id = await QueueJobAsync();
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            var job = await _index.LeaseJobAsync("a", 10_000 * attempt, 1000);
+            Assert.Equal(attempt, job!.Attempts);
+            Assert.Null(await _index.LeaseJobAsync("a", 10_000 * attempt, 1000)); // nothing else due
+            await _index.FailJobAsync(id, "a", $"boom {attempt}", permanent: false, maxAttempts: 3, retryAtMs: 10_000 * attempt + 5000, nowMs: 10_000 * attempt);
+            Assert.Null(await _index.LeaseJobAsync("a", 10_000 * attempt + 4999, 1000)); // backing off
+        }
+
+        var dead = Assert.Single(await _index.ListJobsAsync(JobState.Dead));
+        Assert.Equal("boom 3", dead.LastError);
+
+        Assert.Equal(1, await _index.RetryDeadAsync(100_000));
+        var again = await _index.LeaseJobAsync("a", 100_000, 1000);
+        Assert.Equal(1, again!.Attempts);
+    }
+
+    [Fact]
+    public async Task A_permanent_failure_is_failed_at_once_and_cancel_stops_a_queued_job()
+    {
+        var failing = await QueueJobAsync("1.2.3.4.1");
+        var other = await QueueJobAsync("1.2.3.4.2");
+        await _index.LeaseJobAsync("a", 5000, 1000);
+        await _index.FailJobAsync(failing, "a", "RGB", permanent: true, maxAttempts: 5, retryAtMs: 5000, nowMs: 5000);
+
+        Assert.True(await _index.CancelJobAsync(other, 5000));
+        Assert.False(await _index.CancelJobAsync(other, 5000));
+
+        var jobs = await _index.ListJobsAsync(JobState.Failed);
+        Assert.Equal(2, jobs.Count);
+        Assert.Contains(jobs, j => j.LastError == "cancelled by an operator");
+        Assert.Null(await _index.LeaseJobAsync("a", 99_000, 1000));
+        Assert.True(await _index.RetryJobAsync(failing, 6000));
+        Assert.NotNull(await _index.LeaseJobAsync("a", 6000, 1000));
+    }
+
+    [Fact]
+    public async Task A_re_run_that_writes_the_same_result_queues_no_second_export()
+    {
+        var id = await QueueJobAsync();
+        await _index.LeaseJobAsync("a", 1000, 1000);
+        await _index.CompleteJobAsync(id, "a", Instance("1.2.3.9.1", derived: true), ["pacs"], 1000);
+        var exports = await _index.LeaseExportsAsync("pacs", "a", 10, 1000, 1000);
+        await _index.CompleteExportsAsync(exports.Select(e => e.Id), 1000);
+
+        Assert.True(await _index.RetryJobAsync(id, 2000));
+        await _index.LeaseJobAsync("a", 2000, 1000);
+        await _index.CompleteJobAsync(id, "a", Instance("1.2.3.9.1", derived: true), ["pacs"], 2000);
+
+        var export = Assert.Single(await _index.ListExportsAsync());
+        Assert.Equal(ExportState.Done, export.State);
+        Assert.Single(await _index.ListInstancesAsync("1.2.3.9"));
+    }
+
+    [Fact]
+    public async Task Leases_left_by_a_crash_are_given_back_at_start()
+    {
+        var id = await QueueJobAsync();
+        await _index.LeaseJobAsync("crashed", 1000, 3_600_000);
+
+        Assert.Equal(1, await _index.ReleaseAllLeasesAsync(2000));
+
+        Assert.Equal(id, (await _index.LeaseJobAsync("new", 2000, 1000))!.Id);
+    }
+}
