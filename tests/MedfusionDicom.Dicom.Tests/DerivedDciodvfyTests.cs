@@ -73,59 +73,8 @@ internal static class DerivedFixtures
         return data;
     }
 
-    /// <summary>
-    /// A minimal chest X-ray, DX For Presentation or CR, made up because neither the pydicom corpus nor Debian ships
-    /// one; <see cref="DerivedDciodvfyTests"/> checks that dciodvfy finds no error in it.
-    /// </summary>
-    public static DicomDataset XRay(bool dx)
-    {
-        const int size = 64;
-        var ds = new DicomDataset()
-            .AddOrUpdate(DicomTag.SOPClassUID, dx ? "1.2.840.10008.5.1.4.1.1.1.1" : "1.2.840.10008.5.1.4.1.1.1")
-            .AddOrUpdate(DicomTag.SOPInstanceUID, DicomUID.FromName("fixture", "xray", dx ? "dx" : "cr", "instance").UID)
-            .AddOrUpdate(DicomTag.PatientName, "TEST^XRAY")
-            .AddOrUpdate(DicomTag.PatientID, "XR-1")
-            .AddOrUpdate(DicomTag.PatientBirthDate, "19700101")
-            .AddOrUpdate(DicomTag.PatientSex, "O")
-            .AddOrUpdate(DicomTag.StudyInstanceUID, DicomUID.FromName("fixture", "xray", "study").UID)
-            .AddOrUpdate(DicomTag.StudyDate, "20240102")
-            .AddOrUpdate(DicomTag.StudyTime, "101500")
-            .AddOrUpdate(DicomTag.ReferringPhysicianName, Array.Empty<string>())
-            .AddOrUpdate(DicomTag.StudyID, "1")
-            .AddOrUpdate(DicomTag.AccessionNumber, "A1")
-            .AddOrUpdate(DicomTag.Modality, dx ? "DX" : "CR")
-            .AddOrUpdate(DicomTag.SeriesInstanceUID, DicomUID.FromName("fixture", "xray", dx ? "dx" : "cr", "series").UID)
-            .AddOrUpdate(DicomTag.SeriesNumber, 1)
-            .AddOrUpdate(DicomTag.BodyPartExamined, "CHEST")
-            .AddOrUpdate(DicomTag.ViewPosition, "PA")
-            .AddOrUpdate(DicomTag.Manufacturer, "Fixture")
-            .AddOrUpdate(DicomTag.InstanceNumber, 1)
-            .AddOrUpdate(DicomTag.PatientOrientation, "L", "F")
-            .AddOrUpdate(DicomTag.ContentDate, "20240102")
-            .AddOrUpdate(DicomTag.ContentTime, "101600")
-            .AddOrUpdate(DicomTag.ImageType, "ORIGINAL", "PRIMARY")
-            .AddOrUpdate(DicomTag.ImagerPixelSpacing, 0.2, 0.2)
-            .AddOrUpdate(DicomTag.LossyImageCompression, "00")
-            .AddOrUpdate(DicomTag.BurnedInAnnotation, "NO");
-        MultiFrameFixtures.SetImagePixel(ds, size, 16, 12, Ramp16(size, size));
-        if (!dx) return ds;
-        return ds
-            .AddOrUpdate(DicomTag.PresentationIntentType, "FOR PRESENTATION")
-            .AddOrUpdate(DicomTag.ImageLaterality, "U")
-            .AddOrUpdate(DicomTag.AcquisitionContextSequence, Array.Empty<DicomDataset>())
-            .AddOrUpdate(DicomTag.AnatomicRegionSequence, new DicomCodedEntry("51185008", "SCT", "Chest").ToItem())
-            .AddOrUpdate(DicomTag.PixelIntensityRelationship, "LIN")
-            .AddOrUpdate(DicomTag.PixelIntensityRelationshipSign, (short)1)
-            .AddOrUpdate(DicomTag.RescaleIntercept, 0.0)
-            .AddOrUpdate(DicomTag.RescaleSlope, 1.0)
-            .AddOrUpdate(DicomTag.RescaleType, "US")
-            .AddOrUpdate(DicomTag.PresentationLUTShape, "IDENTITY")
-            .AddOrUpdate(DicomTag.WindowCenter, 2048.0)
-            .AddOrUpdate(DicomTag.WindowWidth, 4096.0)
-            .AddOrUpdate(DicomTag.DetectorType, "DIRECT")
-            .AddOrUpdate(DicomTag.PositionerType, "COLUMN")
-            .AddOrUpdate(DicomTag.ViewCodeSequence, new DicomCodedEntry("399348003", "SCT", "postero-anterior").ToItem());
-    }
+    /// <summary>The fixture X-ray of <see cref="XRayFixtures.XRay"/> with a 12-bit ramp as its pixels.</summary>
+    public static DicomDataset XRay(bool dx) => XRayFixtures.XRay(dx, 64, Ramp16(64, 64));
 }
 
 /// <summary>The derived and synthetic images checked with dciodvfy, by name: one for each kind of source and output IOD.</summary>

@@ -13,63 +13,12 @@ public sealed class OrthancAndTlsTests
 {
     private static string P(int port) => port.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>Orthanc on loopback with its storage in a temporary folder, knowing our SCP as modality "ours".</summary>
-    private sealed class Orthanc : IAsyncDisposable
-    {
-        private readonly TempDir _dir = new();
-        private PeerProcess? _process;
-
-        public int DicomPort { get; } = Tools.FreePort();
-        public int HttpPort { get; } = Tools.FreePort();
-        public HttpClient Http { get; private set; } = null!;
-
-        public async Task StartAsync(int ourPort)
-        {
-            var config = new Dictionary<string, object>
-            {
-                ["Name"] = "mfdimse-test",
-                ["DicomAet"] = "ORTHANC",
-                ["DicomPort"] = DicomPort,
-                ["HttpPort"] = HttpPort,
-                ["StorageDirectory"] = _dir.Sub("storage"),
-                ["IndexDirectory"] = _dir.Sub("index"),
-                ["RemoteAccessAllowed"] = false,
-                ["AuthenticationEnabled"] = false,
-                ["DicomModalities"] = new Dictionary<string, object[]> { ["ours"] = [ScpHost.AETitle, "127.0.0.1", ourPort] },
-                ["Plugins"] = Array.Empty<string>(),
-            };
-            var path = Path.Combine(_dir.Path, "orthanc.json");
-            await File.WriteAllTextAsync(path, JsonSerializer.Serialize(config));
-            _process = new PeerProcess("/usr/sbin/Orthanc", [path], _dir.Path);
-            Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}/") };
-            await Tools.WaitForAsync(async () =>
-            {
-                if (_process.HasExited) throw new InvalidOperationException("Orthanc exited: " + await _process.StopAsync());
-                try
-                {
-                    return (await Http.GetAsync("system")).IsSuccessStatusCode;
-                }
-                catch (HttpRequestException)
-                {
-                    return false;
-                }
-            }, TimeSpan.FromSeconds(30), "Orthanc");
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            Http?.Dispose();
-            if (_process is not null) await _process.DisposeAsync();
-            _dir.Dispose();
-        }
-    }
-
     [Fact]
     public async Task OurScu_ToOrthanc_AndOrthanc_ToOurScp_KeepEveryDataset()
     {
         await using var scp = await ScpHost.StartAsync();
         await using var orthanc = new Orthanc();
-        await orthanc.StartAsync(scp.Port);
+        await orthanc.StartAsync(new Dictionary<string, (string, int)> { ["ours"] = (ScpHost.AETitle, scp.Port) });
         var files = Corpus.Uncompressed.Select(Corpus.Pydicom).Append(Corpus.Pydicom("JPEG2000.dcm")).Append(Corpus.Pydicom("SC_rgb_rle.dcm")).ToArray();
 
         // Our SCU -> Orthanc: Orthanc accepts every syntax, so each file goes in its own.

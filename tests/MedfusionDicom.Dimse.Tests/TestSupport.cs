@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.Json;
 using MedfusionDicom.Dicom;
 using Microsoft.Extensions.Logging;
 
@@ -211,6 +212,58 @@ public sealed class PeerProcess : IAsyncDisposable
     {
         await StopAsync();
         _process.Dispose();
+    }
+}
+
+/// <summary>Orthanc (the Debian package) on loopback with its storage in a temporary folder and the given DICOM modalities.</summary>
+public sealed class Orthanc : IAsyncDisposable
+{
+    private readonly TempDir _dir = new();
+    private PeerProcess? _process;
+
+    public int DicomPort { get; } = Tools.FreePort();
+    public int HttpPort { get; } = Tools.FreePort();
+    public HttpClient Http { get; private set; } = null!;
+
+    /// <param name="modalities">Name to (AE title, port on 127.0.0.1) of the peers Orthanc may send to.</param>
+    public async Task StartAsync(IReadOnlyDictionary<string, (string AeTitle, int Port)> modalities)
+    {
+        var config = new Dictionary<string, object>
+        {
+            ["Name"] = "mfdimse-test",
+            ["DicomAet"] = "ORTHANC",
+            ["DicomPort"] = DicomPort,
+            ["HttpPort"] = HttpPort,
+            ["StorageDirectory"] = _dir.Sub("storage"),
+            ["IndexDirectory"] = _dir.Sub("index"),
+            ["RemoteAccessAllowed"] = false,
+            ["AuthenticationEnabled"] = false,
+            ["DicomModalities"] = modalities.ToDictionary(m => m.Key, m => new object[] { m.Value.AeTitle, "127.0.0.1", m.Value.Port }),
+            ["Plugins"] = Array.Empty<string>(),
+        };
+        var path = Path.Combine(_dir.Path, "orthanc.json");
+        await File.WriteAllTextAsync(path, JsonSerializer.Serialize(config));
+        _process = new PeerProcess("/usr/sbin/Orthanc", [path], _dir.Path);
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}/") };
+        await Tools.WaitForAsync(async () =>
+        {
+            if (_process.HasExited) throw new InvalidOperationException("Orthanc exited: " + await _process.StopAsync());
+            try
+            {
+                return (await Http.GetAsync("system")).IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(30), "Orthanc");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http?.Dispose();
+        if (_process is not null) await _process.DisposeAsync();
+        _dir.Dispose();
     }
 }
 
