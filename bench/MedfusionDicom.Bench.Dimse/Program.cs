@@ -35,7 +35,19 @@ try
         port => ("dotnet", [cli, "scp", "--port", port, "--aet", "OURSCP", "--out", "{out}", "--max-associations", "16", "--no-journal"]), "OURSCP");
     var dcmtk = await Receiver.StartAsync("storescp", work, port => ("storescp", ["-od", "{out}", port]), "ANY-SCP");
     var fork = await Receiver.StartAsync("storescp --fork", work, port => ("storescp", ["--fork", "-od", "{out}", port]), "ANY-SCP");
-    Receiver[] receivers = [ours, oursInPlace, dcmtk, fork];
+    // The gateway with no routes: ingest alone (file durable, index row committed, then 0000). Instances sent again
+    // replace their file and row, so its data folder is kept between rounds and counted under instances/.
+    var gatewayModels = Directory.CreateDirectory(Path.Combine(work, "no-models")).FullName;
+    var gatewaySettings = Path.Combine(work, "gateway.json");
+    var gateway = await Receiver.StartAsync("gateway", work, port =>
+    {
+        File.WriteAllText(gatewaySettings, $$"""
+            { "Gateway": { "DataDirectory": "{{Path.Combine(work, "gateway")}}", "ModelsDirectory": "{{gatewayModels}}", "Routes": [],
+              "Dimse": { "Port": {{port}}, "AeTitle": "MEDFUSION" }, "Storage": { "MinimumFreeMegabytes": 0 } } }
+            """);
+        return ("dotnet", [cli, "gateway", "--config", gatewaySettings]);
+    }, "MEDFUSION", countFiles: dir => Directory.Exists(Path.Combine(dir, "instances")) ? Directory.GetFiles(Path.Combine(dir, "instances"), "*.dcm", SearchOption.AllDirectories).Length : 0);
+    Receiver[] receivers = [ours, oursInPlace, dcmtk, fork, gateway];
     // Warm-up, three rounds: tiered JIT for ours (a server runs long), page cache and dentries for all.
     for (var round = 0; round < 3; round++)
         foreach (var r in receivers) await StorescuAsync(r, files, 1);
@@ -105,10 +117,15 @@ try
     report.AppendLine("| receiver | 1 association | 8 parallel associations |");
     report.AppendLine("|---|---|---|");
     foreach (var r in receivers)
-        report.AppendLine($"| {r.Name}{(r == ours ? " (journal synced before every 0000)" : r == oursInPlace ? " (each file fdatasync'ed before its 0000)" : " (no fsync)")} | {Rate(times[r.Name].One):0} inst/s | {Rate(times[r.Name].Eight):0} inst/s |");
+        report.AppendLine($"| {r.Name}{(r == ours ? " (journal synced before every 0000)" : r == oursInPlace ? " (each file fdatasync'ed before its 0000)" : r == gateway ? " (`medfusion gateway`, no routes: journal synced and SQLite index row committed before every 0000)" : " (no fsync)")} | {Rate(times[r.Name].One):0} inst/s | {Rate(times[r.Name].Eight):0} inst/s |");
     report.AppendLine($"| **ratio ours / storescp** | **{o1 / Rate(times["storescp"].One):0.00}** | **{o8 / Rate(times["storescp"].Eight):0.00}** |");
     report.AppendLine($"| ratio ours / storescp --fork | {o1 / Rate(times["storescp --fork"].One):0.00} | {o8 / Rate(times["storescp --fork"].Eight):0.00} |");
     report.AppendLine($"| ratio ours --no-journal / storescp | {Rate(times["ours --no-journal"].One) / Rate(times["storescp"].One):0.00} | {Rate(times["ours --no-journal"].Eight) / Rate(times["storescp"].Eight):0.00} |");
+    report.AppendLine($"| **ratio gateway / storescp** (issue 14, benchmark 1) | **{Rate(times["gateway"].One) / Rate(times["storescp"].One):0.00}** | **{Rate(times["gateway"].Eight) / Rate(times["storescp"].Eight):0.00}** |");
+    report.AppendLine();
+    report.AppendLine($"The gateway answers after the same journal sync as our SCP and a commit of the instance's index row (SQLite in WAL mode, " +
+        $"synchronous=FULL, so a second sync): {1000 / Rate(times["gateway"].One):0.00} ms per instance over one association against " +
+        $"{1000 / o1:0.00} ms for our SCP alone. Target gateway / storescp >= 1.0.");
     report.AppendLine();
     var oursMs = 1000 / o1;
     var theirsMs = 1000 / Rate(times["storescp"].One);
@@ -275,8 +292,13 @@ internal sealed class Receiver : IAsyncDisposable
     private readonly Process _process;
     private readonly string _out;
 
-    private Receiver(string name, Process process, string output, int port, string aeTitle)
+    private readonly Func<string, int> _countFiles;
+    private readonly bool _keepsData;
+
+    private Receiver(string name, Process process, string output, int port, string aeTitle, Func<string, int>? countFiles)
     {
+        _keepsData = countFiles is not null;
+        _countFiles = countFiles ?? (dir => Directory.GetFiles(dir).Length);
         Name = name;
         _process = process;
         _out = output;
@@ -291,7 +313,8 @@ internal sealed class Receiver : IAsyncDisposable
     public int Port { get; }
     public string AETitle { get; }
 
-    public static async Task<Receiver> StartAsync(string name, string work, Func<string, (string File, string[] Args)> command, string aeTitle)
+    /// <param name="countFiles">How to count what the receiver stored under its folder (set for a receiver that keeps its data between rounds).</param>
+    public static async Task<Receiver> StartAsync(string name, string work, Func<string, (string File, string[] Args)> command, string aeTitle, Func<string, int>? countFiles = null)
     {
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
         {
@@ -303,7 +326,7 @@ internal sealed class Receiver : IAsyncDisposable
             var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var a in args) psi.ArgumentList.Add(a == "{out}" ? output : a);
             psi.Environment["TCP_NODELAY"] = "1";
-            var receiver = new Receiver(name, Process.Start(psi)!, output, port, aeTitle);
+            var receiver = new Receiver(name, Process.Start(psi)!, output, port, aeTitle, countFiles);
             var watch = Stopwatch.StartNew();
             while (true)
             {
@@ -323,6 +346,7 @@ internal sealed class Receiver : IAsyncDisposable
 
     public void Clear()
     {
+        if (_keepsData) return;
         foreach (var f in Directory.EnumerateFiles(_out)) File.Delete(f);
     }
 
@@ -330,8 +354,8 @@ internal sealed class Receiver : IAsyncDisposable
     {
         // storescp --fork children may still be closing their last file when storescu has exited.
         var watch = Stopwatch.StartNew();
-        while (Directory.GetFiles(_out).Length < expected && watch.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(20);
-        var n = Directory.GetFiles(_out).Length;
+        while (_countFiles(_out) < expected && watch.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(20);
+        var n = _countFiles(_out);
         if (n != expected) throw new InvalidOperationException($"{Name} holds {n} files, {expected} expected");
     }
 
