@@ -6,6 +6,8 @@ using MedfusionDicom.Worker;
 using MedfusionDicom.Worker.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
 
 namespace MedfusionDicom.Gateway.Inference;
 
@@ -21,7 +23,10 @@ public sealed class InferenceFailedException(string message, bool retryable, Exc
 /// <summary>
 /// The workers of Gateway:Workers, reached over gRPC (the embedded one too: it serves on a loopback port of this
 /// process, so there is one path). Each is watched through grpc.health.v1; a call goes to the healthy worker serving
-/// the model with the least calls outstanding, and waits while all of them are at their MaxConcurrency.
+/// the model with the least calls outstanding, and waits while all of them are at their MaxConcurrency. Each worker
+/// has its own circuit breaker (Polly): when half of its recent calls failed as a broken worker fails (UNAVAILABLE,
+/// DEADLINE_EXCEEDED, INTERNAL, ...), it gets no calls for a while, then one trial call, so a sick worker that still
+/// reports SERVING stops eating the attempts of every job.
 /// </summary>
 public sealed class WorkerPool : IAsyncDisposable
 {
@@ -65,7 +70,7 @@ public sealed class WorkerPool : IAsyncDisposable
             }
 
             var channel = GrpcClientChannel.ForAddress(address, new GrpcClientOptions { LoggerFactory = _loggerFactory });
-            var endpoint = new WorkerEndpoint(worker.Name, address, channel, worker.MaxConcurrency);
+            var endpoint = new WorkerEndpoint(worker.Name, address, channel, worker.MaxConcurrency, _logger);
             _endpoints.Add(endpoint);
             await endpoint.WaitUntilServingAsync(readyTimeout, ct).ConfigureAwait(false);
             GatewayLog.WorkerReady(_logger, endpoint.Name, address.ToString(), string.Join(", ", endpoint.Models.Keys.Order()));
@@ -91,7 +96,13 @@ public sealed class WorkerPool : IAsyncDisposable
 
             try
             {
-                return (await endpoint.RunAsync(call, DateTime.UtcNow + CallDeadline, ct).ConfigureAwait(false), endpoint.Name);
+                var deadline = DateTime.UtcNow + CallDeadline;
+                return (await endpoint.Breaker.ExecuteAsync(async token => await endpoint.RunAsync(call, deadline, token).ConfigureAwait(false), ct).ConfigureAwait(false), endpoint.Name);
+            }
+            catch (BrokenCircuitException)
+            {
+                // The breaker opened between Take and the call: another worker (or this one, later) takes it.
+                continue;
             }
             catch (RpcException ex) when (ex.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.FailedPrecondition or StatusCode.OutOfRange)
             {
@@ -99,7 +110,6 @@ public sealed class WorkerPool : IAsyncDisposable
             }
             catch (RpcException ex) when (!ct.IsCancellationRequested)
             {
-                if (ex.StatusCode is StatusCode.Unavailable) endpoint.Healthy = false;
                 throw new InferenceFailedException($"worker {endpoint.Name}: {ex.StatusCode}: {ex.Status.Detail}", retryable: true, ex);
             }
             finally
@@ -114,7 +124,7 @@ public sealed class WorkerPool : IAsyncDisposable
     {
         lock (_endpoints)
         {
-            var best = _endpoints.Where(e => e.Healthy && e.Models.ContainsKey(model) && e.Outstanding < e.MaxConcurrency)
+            var best = _endpoints.Where(e => e.Healthy && e.AcceptsCalls && e.Models.ContainsKey(model) && e.Outstanding < e.MaxConcurrency)
                 .OrderBy(e => e.Outstanding).FirstOrDefault();
             if (best is not null) Interlocked.Increment(ref best.Outstanding);
             return best;
@@ -172,15 +182,54 @@ public sealed class WorkerPool : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private sealed class WorkerEndpoint(string name, Uri address, GrpcClientChannel channel, int maxConcurrency)
+    private sealed class WorkerEndpoint
     {
-        private readonly InferenceWorker.InferenceWorkerClient _client = new(channel.CallInvoker);
+        private readonly InferenceWorker.InferenceWorkerClient _client;
+        private readonly CircuitBreakerStateProvider _circuit = new();
         public int Outstanding;
 
-        public string Name { get; } = name;
-        public Uri Address { get; } = address;
-        public GrpcClientChannel Channel { get; } = channel;
-        public int MaxConcurrency { get; } = maxConcurrency;
+        public WorkerEndpoint(string name, Uri address, GrpcClientChannel channel, int maxConcurrency, ILogger logger)
+        {
+            Name = name;
+            Address = address;
+            Channel = channel;
+            MaxConcurrency = maxConcurrency;
+            _client = new InferenceWorker.InferenceWorkerClient(channel.CallInvoker);
+            Breaker = new ResiliencePipelineBuilder().AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = 0.5,
+                MinimumThroughput = 4,
+                SamplingDuration = TimeSpan.FromSeconds(60),
+                BreakDuration = BreakDuration,
+                StateProvider = _circuit,
+                // What a broken worker answers; a refused request (INVALID_ARGUMENT, NOT_FOUND) says nothing about the worker.
+                ShouldHandle = new PredicateBuilder().Handle<RpcException>(ex => ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded
+                    or StatusCode.Internal or StatusCode.Unknown or StatusCode.ResourceExhausted or StatusCode.DataLoss),
+                OnOpened = args =>
+                {
+                    GatewayLog.WorkerHealth(logger, name, $"failing; its circuit is open for {args.BreakDuration.TotalSeconds:F0} s");
+                    return default;
+                },
+                OnClosed = _ =>
+                {
+                    GatewayLog.WorkerHealth(logger, name, "answering again; its circuit is closed");
+                    return default;
+                },
+            }).Build();
+        }
+
+        /// <summary>How long a failing worker gets no calls before one trial call.</summary>
+        private static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(15);
+
+        public ResiliencePipeline Breaker { get; }
+
+        /// <summary>Closed, or half-open (one trial call may go).</summary>
+        public bool AcceptsCalls => _circuit.CircuitState is CircuitState.Closed or CircuitState.HalfOpen;
+
+        public string Name { get; }
+        public Uri Address { get; }
+        public GrpcClientChannel Channel { get; }
+        public int MaxConcurrency { get; }
         public volatile bool Healthy;
         public Dictionary<string, ModelInfo> Models { get; private set; } = [];
 
