@@ -1,3 +1,5 @@
+using MedfusionDicom.Dicom;
+
 namespace MedfusionDicom.Imaging;
 
 /// <summary>Inpainting masks: one bool per pixel, row-major, true where the pixel is unknown (to be generated).</summary>
@@ -23,6 +25,43 @@ public static class ImageMask
     }
 
     public static bool AnyUnknown(ReadOnlySpan<bool> mask) => mask.Contains(true);
+
+    /// <summary>
+    /// The pixels that the instance's first overlay plane (group 6000: a burned-in annotation's outline, say) sets, or
+    /// null when the instance has no Overlay Data (6000,3000). The plane is a bit plane (Overlay Bits Allocated 1) of
+    /// Overlay Rows x Columns bits, placed at Overlay Origin (1-based row, column; default 1\1); bits outside the image
+    /// are dropped. An overlay that cannot be read is an error, not an empty mask.
+    /// </summary>
+    public static bool[]? FromOverlay(DicomDataset dataset, int width, int height)
+    {
+        if (!dataset.Contains(DicomTag.OverlayData)) return null;
+        if (!dataset.TryGetSingleValue<ushort>(DicomTag.OverlayRows, out var rows) || !dataset.TryGetSingleValue<ushort>(DicomTag.OverlayColumns, out var columns))
+            throw new ImagingException("the overlay plane (6000,3000) has no Overlay Rows (6000,0010) or Overlay Columns (6000,0011)");
+        var bitsAllocated = dataset.GetSingleValueOrDefault<ushort>(DicomTag.OverlayBitsAllocated, 1);
+        if (bitsAllocated != 1)
+            throw new ImagingException($"the overlay plane (6000,3000) has Overlay Bits Allocated {bitsAllocated}; only separate bit planes (1) are read");
+        var origin = dataset.Contains(DicomTag.OverlayOrigin) ? dataset.GetValues<short>(DicomTag.OverlayOrigin) : [1, 1];
+        if (origin.Length != 2) throw new ImagingException($"Overlay Origin (6000,0050) has {origin.Length} values; it needs row and column");
+        var bits = dataset.GetBuffer(DicomTag.OverlayData).Memory.Span;
+        var count = rows * columns;
+        if (bits.Length * 8L < count)
+            throw new ImagingException($"Overlay Data (6000,3000) has {bits.Length} bytes; {rows}x{columns} bits need {(count + 7) / 8}");
+        var mask = new bool[width * height];
+        for (var r = 0; r < rows; r++)
+        {
+            var y = r + origin[0] - 1;
+            if (y < 0 || y >= height) continue;
+            for (var c = 0; c < columns; c++)
+            {
+                var x = c + origin[1] - 1;
+                var bit = r * columns + c;
+                // PS3.5 8.1.2: the first pixel is the least significant bit of the first byte.
+                if (x >= 0 && x < width && ((bits[bit >> 3] >> (bit & 7)) & 1) == 1) mask[y * width + x] = true;
+            }
+        }
+
+        return mask;
+    }
 
     /// <summary>A mask the models can work with: something to fill and something to fill it from.</summary>
     public static void Validate(ReadOnlySpan<bool> mask, int width, int height, string what = "mask")

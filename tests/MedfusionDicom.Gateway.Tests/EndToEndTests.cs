@@ -127,6 +127,54 @@ public sealed class EndToEndTests
         Assert.Contains("cdiff-cxr-denoise", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_inpainting_route_fills_the_overlay_plane_or_its_boxes_and_keeps_every_other_pixel_bit_for_bit(bool overlay)
+    {
+        using var models = new TempDir();
+        await using var gateway = await GatewayRun.StartAsync(o =>
+        {
+            o.ModelsDirectory = GatewayRun.LinkModels(models, "cdiff-cxr-inpaint");
+            o.Routes[0] = new RouteOptions
+            {
+                Name = "fill-annotations",
+                Match = new() { ["Modality"] = ["MR"] },
+                // Without an overlay plane the boxes say what to fill (with one, the boxes are ignored: here they are elsewhere).
+                Pipeline = new PipelineOptions { Task = "inpaint", Model = "cdiff-cxr-inpaint", Steps = 2, MaskBoxes = overlay ? [[0, 0, 4, 4]] : [[30, 20, 12, 8]] },
+                Destinations = ["scp"],
+            };
+        });
+        var annotated = overlay ? WithOverlay(Corpus.Pydicom("MR_small.dcm"), x: 30, y: 20, w: 12, h: 8, Path.Combine(gateway.Dir.Path, "annotated.dcm"))
+            : Corpus.Pydicom("MR_small.dcm");
+
+        await gateway.StoreScuAsync([annotated]);
+        await gateway.WaitForReceivedAsync(1, Patience);
+
+        var source = MedfusionDicom.Imaging.SourceImage.Open(DicomFile.Open(annotated).Dataset).StoredValues(0);
+        var result = MedfusionDicom.Imaging.SourceImage.Open(DicomFile.Open(Directory.GetFiles(gateway.Received).Single()).Dataset).StoredValues(0);
+        bool Inside(int i) => i % 64 >= 30 && i % 64 < 42 && i / 64 >= 20 && i / 64 < 28;
+        Assert.All(Enumerable.Range(0, source.Length).Where(i => !Inside(i)), i => Assert.Equal(source[i], result[i]));
+        Assert.Contains(Enumerable.Range(0, source.Length).Where(Inside), i => source[i] != result[i]);
+    }
+
+    /// <summary>A copy of a 64 x 64 instance with an overlay plane (group 6000) marking a rectangle, as a burned-in annotation would.</summary>
+    private static string WithOverlay(string path, int x, int y, int w, int h, string output)
+    {
+        var ds = DicomFile.Open(path).Dataset.Clone();
+        var bits = new byte[64 * 64 / 8];
+        for (var r = y; r < y + h; r++)
+            for (var c = x; c < x + w; c++)
+                bits[(r * 64 + c) >> 3] |= (byte)(1 << ((r * 64 + c) & 7));
+        ds.AddOrUpdate(DicomTag.OverlayRows, (ushort)64).AddOrUpdate(DicomTag.OverlayColumns, (ushort)64).AddOrUpdate(DicomTag.OverlayType, "G")
+            .AddOrUpdate(new DicomElement(DicomTag.OverlayOrigin, DicomVR.SS, new byte[] { 1, 0, 1, 0 }))
+            .AddOrUpdate(DicomTag.OverlayBitsAllocated, (ushort)1).AddOrUpdate(DicomTag.OverlayBitPosition, (ushort)0)
+            .AddOrUpdate(new DicomElement(DicomTag.OverlayData, DicomVR.OW, bits))
+            .AddOrUpdate(DicomTag.SOPInstanceUID, DicomUID.Generate().UID);
+        new DicomFile(ds).Save(output);
+        return output;
+    }
+
     [SharedDataFact]
     public async Task The_shared_MR_series_is_indexed_routed_and_exported_whole()
     {

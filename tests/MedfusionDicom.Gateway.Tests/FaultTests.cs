@@ -17,7 +17,7 @@ public sealed class FaultTests
     public async Task A_worker_killed_mid_job_costs_a_retry_and_the_job_completes()
     {
         using var scratch = new TempDir();
-        var models = GatewayRun.DenoiserOnly(scratch);
+        var models = GatewayRun.LinkModels(scratch);
         var port = Tools.FreePort();
         var worker = StartWorker(models, port);
         await Tools.WaitForAsync(() => Tools.PortOpenAsync(port), Patience, "the worker");

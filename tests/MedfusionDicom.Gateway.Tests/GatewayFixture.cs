@@ -40,11 +40,12 @@ public sealed class GatewayRun : IAsyncDisposable
 
     public static string RepoRoot { get; } = typeof(GatewayRun).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RepoRoot").Value!;
 
-    /// <summary>A models folder with only the bundled denoiser.</summary>
-    public static string DenoiserOnly(TempDir dir)
+    /// <summary>A models folder with only the named bundled models (the bundled denoiser by default), so that a worker starts in seconds.</summary>
+    public static string LinkModels(TempDir dir, params string[] names)
     {
         var models = dir.Sub("models");
-        Directory.CreateSymbolicLink(Path.Combine(models, "cdiff-cxr-denoise"), Path.Combine(RepoRoot, "models", "cdiff-cxr-denoise"));
+        foreach (var name in names.Length == 0 ? ["cdiff-cxr-denoise"] : names)
+            Directory.CreateSymbolicLink(Path.Combine(models, name), Path.Combine(RepoRoot, "models", name));
         return models;
     }
 
@@ -52,7 +53,7 @@ public sealed class GatewayRun : IAsyncDisposable
     public static GatewayOptions TestOptions(TempDir dir, int destinationPort) => new()
     {
         DataDirectory = dir.Sub("data"),
-        ModelsDirectory = DenoiserOnly(dir),
+        ModelsDirectory = LinkModels(dir),
         Dimse = new DimseOptions { AeTitle = "MEDFUSION", Port = 0 },
         Assembly = new AssemblyOptions { StableSeconds = 1 },
         Workers = [new WorkerEndpointOptions { Name = "embedded", Address = "embedded", MaxConcurrency = 2 }],

@@ -58,16 +58,11 @@ public static class WorkerImages
         return stored;
     }
 
-    /// <summary>Inpainting: the boxes as a mask image of the frame's size (1 = to fill).</summary>
-    public static Image Mask(IEnumerable<int[]> boxes, int width, int height)
+    /// <summary>Inpainting: the mask (true = to fill) as the worker API's mask image (1 = to fill).</summary>
+    public static Image Mask(bool[] mask, int width, int height)
     {
         var data = new byte[width * height];
-        foreach (var box in boxes)
-        {
-            for (var y = Math.Max(0, box[1]); y < Math.Min(height, box[1] + box[3]); y++)
-                data.AsSpan(y * width + Math.Max(0, box[0]), Math.Max(0, Math.Min(width, box[0] + box[2]) - Math.Max(0, box[0]))).Fill(1);
-        }
-
+        for (var i = 0; i < data.Length; i++) data[i] = mask[i] ? (byte)1 : (byte)0;
         return new Image { Width = (uint)width, Height = (uint)height, Channels = 1, PixelType = PixelType.Uint8, Data = ByteString.CopyFrom(data) };
     }
 

@@ -46,7 +46,7 @@ public sealed class DerivedInstanceWriter(WorkerPool workers, InstanceFiles file
 
         var pipeline = route.Pipeline;
         var seed = Seed(source.SopInstanceUid, route.Name);
-        var mask = pipeline.Task == "inpaint" ? WorkerImages.Mask(pipeline.MaskBoxes, image.Width, image.Height) : null;
+        var mask = pipeline.Task == "inpaint" ? WorkerImages.Mask(InpaintingMask(dataset, image, route), image.Width, image.Height) : null;
         var encoding = image.Encoding;
         var frames = await Task.WhenAll(Enumerable.Range(0, image.FrameCount).Select(async frame =>
         {
@@ -69,6 +69,39 @@ public sealed class DerivedInstanceWriter(WorkerPool workers, InstanceFiles file
         var record = GatewayStoreHandler.Describe(derived.Dataset, files.PathOf(derived.SopInstanceUid), size, DicomTransferSyntax.ExplicitVRLittleEndian.UID.UID,
             "", "", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), derived: true, route: route.Name);
         return (record, frames[0].Worker);
+    }
+
+    /// <summary>
+    /// What to fill: the instance's overlay plane when it has one (burned-in annotations get filled instead of blacked
+    /// out), else the route's MaskBoxes.
+    /// </summary>
+    private static bool[] InpaintingMask(DicomDataset dataset, SourceImage image, RouteOptions route)
+    {
+        try
+        {
+            var mask = ImageMask.FromOverlay(dataset, image.Width, image.Height);
+            var from = "the overlay plane (6000,3000)";
+            if (mask is null)
+            {
+                if (route.Pipeline.MaskBoxes.Count == 0)
+                    throw new UnprocessableInstanceException($"route '{route.Name}' inpaints, but it has no MaskBoxes and the instance has no overlay plane (6000,3000)");
+                mask = new bool[image.Width * image.Height];
+                foreach (var box in route.Pipeline.MaskBoxes)
+                {
+                    var one = ImageMask.Box(image.Width, image.Height, box[0], box[1], box[2], box[3]);
+                    for (var i = 0; i < mask.Length; i++) mask[i] |= one[i];
+                }
+
+                from = $"route '{route.Name}''s MaskBoxes";
+            }
+
+            ImageMask.Validate(mask, image.Width, image.Height, from);
+            return mask;
+        }
+        catch (ImagingException ex)
+        {
+            throw new UnprocessableInstanceException(ex.Message, ex);
+        }
     }
 
     /// <summary>How the route's pipeline is described in the derived instances, and the seed of their UIDs.</summary>
