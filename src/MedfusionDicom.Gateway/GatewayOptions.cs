@@ -81,6 +81,12 @@ public sealed class WorkerEndpointOptions
     /// <summary>Calls the gateway keeps open to this worker at once.</summary>
     public int MaxConcurrency { get; set; } = 2;
 
+    /// <summary>
+    /// Embedded worker only: the Linux nice value (0 to 19) of its sampling threads. The default, 19, lets ingest take
+    /// the CPU whenever it needs it (bench/RESULTS.md, "Gateway: ingest while the embedded worker is busy").
+    /// </summary>
+    public int Niceness { get; set; } = 19;
+
     public bool IsEmbedded => string.Equals(Address, "embedded", StringComparison.OrdinalIgnoreCase);
 }
 

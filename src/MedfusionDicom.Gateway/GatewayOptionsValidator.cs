@@ -64,6 +64,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             if (!w.IsEmbedded && !(Uri.TryCreate(w.Address, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)))
                 fail($"Workers:{i}:Address", $"'{w.Address}' is neither 'embedded' nor an http(s):// URL");
             if (w.MaxConcurrency < 1) fail($"Workers:{i}:MaxConcurrency", "must be at least 1");
+            if (w.Niceness is < 0 or > 19) fail($"Workers:{i}:Niceness", $"{w.Niceness} is not a nice value (0 to 19)");
         }
     }
 

@@ -239,4 +239,23 @@ public class InferenceWorkerServiceTests
             await Task.Delay(5);
         }
     }
+
+    [Fact]
+    public async Task Models_run_on_threads_at_the_configured_nice_value_and_the_callers_keep_theirs()
+    {
+        var model = StepModel.Restoration("dn", InferenceTask.Denoise);
+        await using var w = await WorkerFixture.StartAsync(new SchedulerOptions { Niceness = 7, DynamicBatching = false }, model);
+
+        await w.CollectAsync(new DenoiseRequest { Model = "dn", Image = U16(8, 8, i => (ushort)i), Sampler = new SamplerOptions { Steps = 1 } });
+
+        // A runner already started with nice (a niced CI job) keeps its own value where it is higher.
+        Assert.Equal(Math.Max(7, NiceOf("/proc/self/stat")), model.LastNiceness);
+        Assert.Equal(NiceOf("/proc/self/stat"), NiceOf("/proc/thread-self/stat"));
+    }
+
+    private static int NiceOf(string statFile)
+    {
+        var stat = File.ReadAllText(statFile);
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture);
+    }
 }

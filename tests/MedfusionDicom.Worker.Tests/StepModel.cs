@@ -19,6 +19,8 @@ internal sealed class StepModel(ModelDescriptor descriptor) : IInferenceModel
     /// <summary>When set, every batch throws it (after its first step), as a model with a bug would.</summary>
     public Exception? Failure { get; set; }
     public int StepsRun => _stepsRun;
+    /// <summary>The Linux nice value of the thread that ran the last batch (field 19 of /proc/thread-self/stat).</summary>
+    public int LastNiceness { get; private set; } = int.MinValue;
     public int Running => _running;
     /// <summary>Steps completed when the batch's cancellation token fired (-1 if it did not).</summary>
     public int StepsWhenCancelled => _stepsWhenCancelled;
@@ -38,6 +40,11 @@ internal sealed class StepModel(ModelDescriptor descriptor) : IInferenceModel
         try
         {
             BatchSizes.Enqueue(inputs.Count);
+            if (OperatingSystem.IsLinux())
+            {
+                var stat = File.ReadAllText("/proc/thread-self/stat");
+                LastNiceness = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture);
+            }
             using var _ = cancellationToken.Register(() => Interlocked.CompareExchange(ref _stepsWhenCancelled, _stepsRun, -1));
             for (var step = 1; step <= settings.Steps; step++)
             {

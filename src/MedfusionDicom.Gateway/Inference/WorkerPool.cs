@@ -4,6 +4,7 @@ using Medfusion.V1;
 using MedfusionDicom.Grpc.Client;
 using MedfusionDicom.Worker;
 using MedfusionDicom.Worker.Models;
+using MedfusionDicom.Worker.Scheduling;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -58,7 +59,15 @@ public sealed class WorkerPool : IAsyncDisposable
             Uri address;
             if (worker.IsEmbedded)
             {
-                var options = Options.Create(new WorkerOptions { ListenAddress = "127.0.0.1", Port = 0, ModelsDirectory = modelsDirectory });
+                // Sampling at a lower CPU priority than the rest of the gateway, so that a modality pushing a study
+                // never times out because the embedded worker is busy (bench/RESULTS.md, gateway benchmark 2).
+                var options = Options.Create(new WorkerOptions
+                {
+                    ListenAddress = "127.0.0.1",
+                    Port = 0,
+                    ModelsDirectory = modelsDirectory,
+                    Scheduler = new SchedulerOptions { DynamicBatching = false, Niceness = worker.Niceness },
+                });
                 var host = new WorkerHost(options, [new DiffusionModelLoader(options.Value.Tiling, options.Value.Device)], _loggerFactory);
                 _embedded.Add(host);
                 await host.StartAsync(ct).ConfigureAwait(false);

@@ -16,6 +16,12 @@ public sealed class SchedulerOptions
     public int MaxBatchSize { get; set; } = 8;
     /// <summary>How long the first request of a batch waits for companions; bounds the latency batching adds.</summary>
     public TimeSpan MaxBatchDelay { get; set; } = TimeSpan.FromMilliseconds(15);
+    /// <summary>
+    /// CPU priority of the threads that run the models (Linux nice, 0 to 19; Worker:Scheduler:Niceness). A worker that
+    /// shares its machine with ingest runs at a higher value so that receiving never waits on sampling; the gateway's
+    /// embedded worker uses 10 (bench/RESULTS.md, "Gateway: ingest while the embedded worker is busy").
+    /// </summary>
+    public int Niceness { get; set; }
 }
 
 /// <summary>
@@ -32,6 +38,7 @@ public sealed class InferenceScheduler : IAsyncDisposable
     private readonly object _gate = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task[] _workers;
+    private readonly ComputeThread[] _compute;
     private TaskCompletionSource _arrival = NewSignal();
     private long _requestCounter;
 
@@ -39,9 +46,11 @@ public sealed class InferenceScheduler : IAsyncDisposable
     {
         if (options.Concurrency < 1 || options.MaxBatchSize < 1 || options.MaxQueueLength < 1)
             throw new ArgumentException("scheduler concurrency, batch size and queue length must be at least 1");
+        if (options.Niceness is < 0 or > 19) throw new ArgumentException($"scheduler niceness must be 0 to 19, got {options.Niceness}");
         _options = options;
         _logger = logger ?? NullLogger.Instance;
-        _workers = Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(WorkLoopAsync)).ToArray();
+        _compute = Enumerable.Range(0, options.Concurrency).Select(i => new ComputeThread($"inference-{i}", options.Niceness)).ToArray();
+        _workers = _compute.Select(compute => Task.Run(() => WorkLoopAsync(compute))).ToArray();
     }
 
     /// <summary>Requests waiting for a free slot.</summary>
@@ -81,7 +90,7 @@ public sealed class InferenceScheduler : IAsyncDisposable
         }
     }
 
-    private async Task WorkLoopAsync()
+    private async Task WorkLoopAsync(ComputeThread compute)
     {
         var stop = _stopping.Token;
         while (!stop.IsCancellationRequested)
@@ -108,7 +117,7 @@ public sealed class InferenceScheduler : IAsyncDisposable
             }
             var batch = new List<InferenceJob> { first };
             if (_options.DynamicBatching && _options.MaxBatchSize > 1) await GatherAsync(batch, stop).ConfigureAwait(false);
-            await RunBatchAsync(batch).ConfigureAwait(false);
+            await RunBatchAsync(batch, compute).ConfigureAwait(false);
         }
     }
 
@@ -139,7 +148,7 @@ public sealed class InferenceScheduler : IAsyncDisposable
         }
     }
 
-    private async Task RunBatchAsync(List<InferenceJob> batch)
+    private async Task RunBatchAsync(List<InferenceJob> batch, ComputeThread compute)
     {
         var live = batch.Where(j => !j.CancellationToken.IsCancellationRequested).ToList();
         foreach (var j in batch.Except(live)) j.Cancel();
@@ -160,12 +169,11 @@ public sealed class InferenceScheduler : IAsyncDisposable
         })).ToList();
         try
         {
-            var outputs = await Task.Run(
+            var outputs = await compute.RunAsync(
                 () => model.Run(live.Select(j => j.Input).ToList(), live[0].Settings, (step, total) =>
                 {
                     foreach (var j in live) j.ReportProgress(step, total);
-                }, batchCts.Token),
-                CancellationToken.None).ConfigureAwait(false);
+                }, batchCts.Token)).ConfigureAwait(false);
             if (outputs.Count != live.Count) throw new InvalidOperationException($"model {model.Descriptor.Name} returned {outputs.Count} results for {live.Count} inputs");
             for (var i = 0; i < live.Count; i++)
             {
@@ -218,6 +226,7 @@ public sealed class InferenceScheduler : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
+        foreach (var compute in _compute) compute.Dispose();
         lock (_gate)
         {
             foreach (var j in _pending) j.Cancel();

@@ -1,0 +1,167 @@
+// Gateway benchmark 2 (issue 14): ingest while the embedded worker is busy, against idle ingest, in one run, for
+// several nice values of the embedded worker's sampling threads (Gateway:Workers:N:Niceness). For each, the same
+// sender (dcmtk storescu, one association) stores the shared 150-instance MR series into a fresh `medfusion gateway`
+// (a process of its own): first while nothing else runs, then while the embedded worker denoises a study that arrived
+// just before. The MR series matches no route, so the figures are ingest alone (file and journal synced, index row
+// committed, then 0000).
+//
+//   dotnet run -c Release --project bench/MedfusionDicom.Bench.Gateway [-- --reps 3]
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using MedfusionDicom.Dicom;
+using MedfusionDicom.Gateway.Storage;
+
+var reps = args is ["--reps", var r] ? int.Parse(r, CultureInfo.InvariantCulture) : 3;
+var root = RepoRoot();
+var series = Path.GetFullPath(Path.Combine(root, "..", "shared", "data", "dicom", "mr-ge-epi-64"));
+if (!Directory.Exists(series))
+{
+    Console.Error.WriteLine($"bench: the MR series is not at {series}");
+    return 1;
+}
+
+var files = Directory.GetFiles(series, "*.dcm").Order(StringComparer.Ordinal).ToArray();
+Console.WriteLine($"bench: {files.Length} instances, {reps} repetitions, {Environment.ProcessorCount} CPUs, load {LoadAverage()}");
+var rows = new List<(int Niceness, double Idle, double Busy)>();
+foreach (var niceness in new[] { 0, 10, 19 })
+{
+    var (idleRate, busyRate) = await MeasureAsync(niceness);
+    rows.Add((niceness, idleRate, busyRate));
+}
+
+Console.WriteLine();
+Console.WriteLine($"| embedded worker's nice value | idle ingest (inst/s) | ingest while the worker denoises (inst/s) | ratio busy / idle |");
+Console.WriteLine("|---:|---:|---:|---:|");
+foreach (var (niceness, idleRate, busyRate) in rows)
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {niceness} | {idleRate:0} | {busyRate:0} | {busyRate / idleRate:0.00} |"));
+Console.WriteLine($"medians of {reps}; storescu over 1 association; load average at the end {LoadAverage()}");
+return 0;
+
+async Task<(double Idle, double Busy)> MeasureAsync(int niceness)
+{
+    var work = Directory.CreateTempSubdirectory("mfgwbench-").FullName;
+    try
+    {
+        var models = Directory.CreateDirectory(Path.Combine(work, "models")).FullName;
+        Directory.CreateSymbolicLink(Path.Combine(models, "cdiff-cxr-denoise"), Path.Combine(root, "models", "cdiff-cxr-denoise"));
+        var port = FreePort();
+        var data = Path.Combine(work, "data");
+        var settings = Path.Combine(work, "gateway.json");
+        File.WriteAllText(settings, $$"""
+            { "Gateway": { "DataDirectory": "{{data}}", "ModelsDirectory": "{{models}}", "Dimse": { "Port": {{port}} },
+              "Assembly": { "StableSeconds": 1 }, "Storage": { "MinimumFreeMegabytes": 0 },
+              "Workers": [ { "Name": "embedded", "Address": "embedded", "MaxConcurrency": 2, "Niceness": {{niceness}} } ],
+              "Routes": [ { "Name": "busy", "Match": { "PatientID": [ "BUSY" ] }, "Pipeline": { "Task": "denoise", "Model": "cdiff-cxr-denoise", "Steps": 200 } } ] } }
+            """);
+        using var gateway = Process.Start(StartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "medfusion.dll"), "gateway", "--config", settings]))!;
+        _ = gateway.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+        _ = gateway.StandardError.BaseStream.CopyToAsync(Stream.Null);
+        await WaitForPortAsync(port);
+
+        for (var warm = 0; warm < 3; warm++) await StorescuAsync(port, files);
+        var idle = new List<double>();
+        for (var rep = 0; rep < reps; rep++) idle.Add(await StorescuAsync(port, files));
+
+        // A study for the worker: 40 copies of MR_small for patient BUSY, 200 steps each (minutes of work on a CPU).
+        var busyFiles = BusyStudy(Path.Combine(work, "busy"), 40);
+        await StorescuAsync(port, busyFiles);
+        var index = GatewayIndex.ForDataDirectory(data, "");
+        var watch = Stopwatch.StartNew();
+        while ((await index.ListJobsAsync(JobState.Leased)).Count == 0)
+        {
+            if (watch.Elapsed > TimeSpan.FromMinutes(2)) throw new InvalidOperationException("the worker never started on the busy study");
+            await Task.Delay(100);
+        }
+
+        var busy = new List<double>();
+        for (var rep = 0; rep < reps; rep++)
+        {
+            busy.Add(await StorescuAsync(port, files));
+            if ((await index.ListJobsAsync(JobState.Leased)).Count == 0) throw new InvalidOperationException("the worker ran out of work during the measurement; give it a larger busy study");
+        }
+
+        gateway.Kill(entireProcessTree: true);
+        await gateway.WaitForExitAsync();
+        return (files.Length / Median(idle), files.Length / Median(busy));
+    }
+    finally
+    {
+        Directory.Delete(work, recursive: true);
+    }
+}
+
+static string[] BusyStudy(string folder, int count)
+{
+    Directory.CreateDirectory(folder);
+    var source = DicomFile.Open("/usr/lib/python3/dist-packages/pydicom/data/test_files/MR_small.dcm");
+    var study = DicomUID.Generate().UID;
+    var seriesUid = DicomUID.Generate().UID;
+    return Enumerable.Range(1, count).Select(n =>
+    {
+        var copy = source.Dataset.Clone().AddOrUpdate(DicomTag.PatientID, "BUSY").AddOrUpdate(DicomTag.StudyInstanceUID, study)
+            .AddOrUpdate(DicomTag.SeriesInstanceUID, seriesUid).AddOrUpdate(DicomTag.SOPInstanceUID, DicomUID.Generate().UID);
+        var path = Path.Combine(folder, $"{n:D3}.dcm");
+        new DicomFile(copy).Save(path);
+        return path;
+    }).ToArray();
+}
+
+static async Task<double> StorescuAsync(int port, string[] files)
+{
+    var watch = Stopwatch.StartNew();
+    using var process = Process.Start(StartInfo("storescu", ["-aec", "MEDFUSION", "127.0.0.1", port.ToString(CultureInfo.InvariantCulture), .. files]))!;
+    var output = process.StandardError.ReadToEndAsync();
+    await process.StandardOutput.ReadToEndAsync();
+    await process.WaitForExitAsync();
+    if (process.ExitCode != 0) throw new InvalidOperationException("storescu failed: " + await output);
+    return watch.Elapsed.TotalSeconds;
+}
+
+static ProcessStartInfo StartInfo(string file, IEnumerable<string> arguments)
+{
+    var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+    foreach (var a in arguments) psi.ArgumentList.Add(a);
+    psi.Environment["TCP_NODELAY"] = "1";
+    return psi;
+}
+
+static async Task WaitForPortAsync(int port)
+{
+    var watch = Stopwatch.StartNew();
+    while (true)
+    {
+        using var client = new TcpClient();
+        try
+        {
+            await client.ConnectAsync("127.0.0.1", port);
+            return;
+        }
+        catch (SocketException) when (watch.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            await Task.Delay(100);
+        }
+    }
+}
+
+static int FreePort()
+{
+    using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+    listener.Start();
+    return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+}
+
+static string RepoRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        if (File.Exists(Path.Combine(dir.FullName, "MedfusionDicom.sln"))) return dir.FullName;
+    throw new InvalidOperationException("run from inside the repository");
+}
+
+static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]) : "?";
+
+static double Median(List<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+}
