@@ -5,14 +5,19 @@
 // just before. The MR series matches no route, so the figures are ingest alone (file and journal synced, index row
 // committed, then 0000).
 //
-//   dotnet run -c Release --project bench/MedfusionDicom.Bench.Gateway [-- --reps 3]
+// Benchmark 4 (partial): the gateway's peak RSS while it takes in a study of --study-mb MiB in 8 MiB instances over 8
+// associations (no routes, so ingest and the routing pass only; inference of 2048 x 2048 images on a CPU is
+// out of reach of a benchmark run).
+//
+//   dotnet run -c Release --project bench/MedfusionDicom.Bench.Gateway [-- --reps 3 --study-mb 1024]
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using MedfusionDicom.Dicom;
 using MedfusionDicom.Gateway.Storage;
 
-var reps = args is ["--reps", var r] ? int.Parse(r, CultureInfo.InvariantCulture) : 3;
+var reps = Arg("--reps", 3);
+var studyMb = Arg("--study-mb", 1024);
 var root = RepoRoot();
 var series = Path.GetFullPath(Path.Combine(root, "..", "shared", "data", "dicom", "mr-ge-epi-64"));
 if (!Directory.Exists(series))
@@ -36,7 +41,66 @@ Console.WriteLine("|---:|---:|---:|---:|");
 foreach (var (niceness, idleRate, busyRate) in rows)
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {niceness} | {idleRate:0} | {busyRate:0} | {busyRate / idleRate:0.00} |"));
 Console.WriteLine($"medians of {reps}; storescu over 1 association; load average at the end {LoadAverage()}");
+
+var (instances, peakMb, hwmMb, seconds) = await PeakRssAsync(studyMb);
+Console.WriteLine();
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"Peak RSS over a {instances * 8} MiB study ({instances} instances of 8 MiB, 8 storescu associations, {instances * 8 / seconds:0} MiB/s durable and indexed): sampled {peakMb:0} MB, VmHWM {hwmMb:0} MB (target < 500 MB)"));
 return 0;
+
+int Arg(string name, int fallback)
+{
+    var at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+async Task<(int Instances, double PeakMb, double HwmMb, double Seconds)> PeakRssAsync(int megabytes)
+{
+    var work = Directory.CreateTempSubdirectory("mfgwrss-").FullName;
+    try
+    {
+        var port = FreePort();
+        var data = Path.Combine(work, "data");
+        var settings = Path.Combine(work, "gateway.json");
+        File.WriteAllText(settings, $$"""
+            { "Gateway": { "DataDirectory": "{{data}}", "ModelsDirectory": "{{Directory.CreateDirectory(Path.Combine(work, "models")).FullName}}",
+              "Dimse": { "Port": {{port}} }, "Assembly": { "StableSeconds": 1 }, "Storage": { "MinimumFreeMegabytes": 0 },
+              "Routes": [] } }
+            """);
+        var files = BigStudy(Path.Combine(work, "big"), megabytes / 8);
+        using var gateway = Process.Start(StartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "medfusion.dll"), "gateway", "--config", settings]))!;
+        _ = gateway.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+        _ = gateway.StandardError.BaseStream.CopyToAsync(Stream.Null);
+        await WaitForPortAsync(port);
+        double peak = 0;
+        using var stop = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, StatusMb(gateway.Id, "VmRSS:"));
+                await Task.Delay(20);
+            }
+        });
+        var watch = Stopwatch.StartNew();
+        var parts = Enumerable.Range(0, 8).Select(i => files.Where((_, n) => n % 8 == i).ToArray()).ToArray();
+        await Task.WhenAll(parts.Select(part => StorescuAsync(port, part)));
+        var seconds = watch.Elapsed.TotalSeconds;
+        await Task.Delay(3000); // routing of the stable study
+        await stop.CancelAsync();
+        await sampler;
+        var hwm = StatusMb(gateway.Id, "VmHWM:");
+        var indexed = (await GatewayIndex.ForDataDirectory(data, "").ListInstancesAsync()).Count;
+        if (indexed != files.Length) throw new InvalidOperationException($"the gateway indexed {indexed} of {files.Length} instances");
+        gateway.Kill(entireProcessTree: true);
+        await gateway.WaitForExitAsync();
+        return (files.Length, peak, hwm, seconds);
+    }
+    finally
+    {
+        Directory.Delete(work, recursive: true);
+    }
+}
 
 async Task<(double Idle, double Busy)> MeasureAsync(int niceness)
 {
@@ -105,6 +169,34 @@ static string[] BusyStudy(string folder, int count)
         new DicomFile(copy).Save(path);
         return path;
     }).ToArray();
+}
+
+/// <summary>Instances of 8 MiB (2048 x 2048, 16 bits) in one study, made from MR_small.</summary>
+static string[] BigStudy(string folder, int count)
+{
+    Directory.CreateDirectory(folder);
+    var source = DicomFile.Open("/usr/lib/python3/dist-packages/pydicom/data/test_files/MR_small.dcm");
+    var study = DicomUID.Generate().UID;
+    var seriesUid = DicomUID.Generate().UID;
+    var pixels = new byte[2048 * 2048 * 2];
+    for (var i = 0; i < pixels.Length; i += 2) pixels[i] = (byte)(i / 2 % 251);
+    return Enumerable.Range(1, count).Select(n =>
+    {
+        var copy = source.Dataset.Clone().AddOrUpdate(DicomTag.StudyInstanceUID, study).AddOrUpdate(DicomTag.SeriesInstanceUID, seriesUid)
+            .AddOrUpdate(DicomTag.SOPInstanceUID, DicomUID.Generate().UID).AddOrUpdate(DicomTag.Rows, (ushort)2048).AddOrUpdate(DicomTag.Columns, (ushort)2048)
+            .AddOrUpdate(new DicomElement(DicomTag.PixelData, DicomVR.OW, pixels));
+        var path = Path.Combine(folder, $"{n:D4}.dcm");
+        new DicomFile(copy).Save(path);
+        return path;
+    }).ToArray();
+}
+
+static double StatusMb(int pid, string field)
+{
+    foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        if (line.StartsWith(field, StringComparison.Ordinal))
+            return double.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024;
+    return 0;
 }
 
 static async Task<double> StorescuAsync(int port, string[] files)
