@@ -144,10 +144,11 @@ public sealed class CrashSafetyTests
     {
         await using var setup = new Setup();
         await setup.StartDestinationAsync();
-        var files = MrSeries(setup.Dir, 60);
+        // Enough instances that the transfer takes about a second even on a fast machine, so the kill lands in it.
+        var files = MrSeries(setup.Dir, 600);
         var gateway = await setup.StartGatewayAsync();
         var sending = setup.SendAsync(files);
-        await Tools.WaitForAsync(async () => (await IndexedAsync(setup)) >= 5, Patience, "the first instances indexed");
+        await Tools.WaitForAsync(async () => (await IndexedAsync(setup)) >= 20, Patience, "the first instances indexed");
 
         await gateway.KillAsync();
         var sent = await sending;
