@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MedfusionDicom.Worker.Models;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -77,6 +78,7 @@ public static class GatewayHostBuilder
     public static GatewayOptions BindOptions(IConfiguration configuration, Action<GatewayOptions>? adjust = null)
     {
         var options = configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
+        if (string.IsNullOrEmpty(options.ModelsDirectory)) options.ModelsDirectory = BundledModels.Folder();
         adjust?.Invoke(options);
         var result = new GatewayOptionsValidator().Validate(null, options);
         if (result.Failed) throw new OptionsValidationException(GatewayOptions.SectionName, typeof(GatewayOptions), result.Failures);

@@ -124,16 +124,9 @@ internal static class GatewayCommands
     private static long ParseId(string? text) =>
         long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : throw new ArgumentException($"'{text}' is not a job ID (a number from jobs list)");
 
-    /// <summary>The settings in the documented order; an empty ModelsDirectory means the bundled models.</summary>
-    internal static GatewayOptions Load(string? configFile)
-    {
-        var shipped = Path.Combine(AppContext.BaseDirectory, "config", "appsettings.json");
-        var configuration = GatewayHostBuilder.LoadConfiguration(shipped, configFile);
-        return GatewayHostBuilder.BindOptions(configuration, o =>
-        {
-            if (string.IsNullOrEmpty(o.ModelsDirectory)) o.ModelsDirectory = WorkerCommands.DefaultModelsFolder();
-        });
-    }
+    /// <summary>The settings in the documented order.</summary>
+    internal static GatewayOptions Load(string? configFile) =>
+        GatewayHostBuilder.BindOptions(GatewayHostBuilder.LoadConfiguration(Path.Combine(AppContext.BaseDirectory, "config", "appsettings.json"), configFile));
 
     private static Task<GatewayIndex> OpenIndexAsync(string? configFile, CancellationToken ct) => OpenIndexAsync(Load(configFile), ct);
 

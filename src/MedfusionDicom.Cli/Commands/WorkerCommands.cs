@@ -40,7 +40,7 @@ internal static class WorkerCommands
                 if (Given(parse, port)) o.Port = parse.GetValue(port);
                 if (Given(parse, listen)) o.ListenAddress = parse.GetValue(listen)!;
                 if (Given(parse, models)) o.ModelsDirectory = parse.GetValue(models)!;
-                else if (o.ModelsDirectory == new WorkerOptions().ModelsDirectory) o.ModelsDirectory = DefaultModelsFolder();
+                else if (o.ModelsDirectory == new WorkerOptions().ModelsDirectory) o.ModelsDirectory = BundledModels.Folder();
                 if (Given(parse, cert)) o.TlsCertificatePath = parse.GetValue(cert);
                 if (Given(parse, key)) o.TlsKeyPath = parse.GetValue(key);
                 if (parse.GetValue(batching)) o.Scheduler.DynamicBatching = true;
@@ -56,16 +56,4 @@ internal static class WorkerCommands
     }
 
     private static bool Given<T>(ParseResult parse, Option<T> option) => parse.GetResult(option) is { Implicit: false };
-
-    /// <summary>models/ of the current folder, else the repository's bundled models next to the executable.</summary>
-    internal static string DefaultModelsFolder()
-    {
-        if (Directory.Exists("models")) return Path.GetFullPath("models");
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "models");
-            if (File.Exists(Path.Combine(dir.FullName, "MedfusionDicom.sln")) && Directory.Exists(candidate)) return candidate;
-        }
-        return Path.GetFullPath("models");
-    }
 }
