@@ -45,7 +45,10 @@ public sealed class DicomFileStoreHandler : IDicomStoreHandler
     {
         Directory.CreateDirectory(directory);
         RootDirectory = System.IO.Path.GetFullPath(directory);
+        _freeSpace = new FreeSpaceProbe(RootDirectory);
     }
+
+    private readonly FreeSpaceProbe _freeSpace;
 
     public string RootDirectory { get; }
     /// <summary>Answer 0111 for an instance whose file already exists instead of replacing it.</summary>
@@ -61,28 +64,13 @@ public sealed class DicomFileStoreHandler : IDicomStoreHandler
         var path = System.IO.Path.Combine(RootDirectory, request.SopInstanceUid + ".dcm");
         if (RejectDuplicates && File.Exists(path))
             return ValueTask.FromResult(DicomStoreDecision.Reject(DicomStatus.DuplicateSopInstance, "duplicate SOP instance"));
-        if (FreeBytes() < MinimumFreeBytes)
+        if (_freeSpace.FreeBytes() < MinimumFreeBytes)
             return ValueTask.FromResult(DicomStoreDecision.Reject(DicomStatus.OutOfResources, "storage nearly full"));
         return ValueTask.FromResult(DicomStoreDecision.Accept(path));
     }
 
     public ValueTask<DicomStatus> InstanceStoredAsync(DicomStoredInstance instance, CancellationToken cancellationToken) =>
         ValueTask.FromResult(DicomStatus.Success);
-
-    private long _freeBytes;
-    private long _freeCheckedAt = -1_000_000; // long ago, without overflowing the subtraction
-
-    /// <summary>Free space, asked of the file system at most every 250 ms (DriveInfo reads the mount table each time).</summary>
-    private long FreeBytes()
-    {
-        var now = Environment.TickCount64;
-        if (now - Volatile.Read(ref _freeCheckedAt) > 250)
-        {
-            Volatile.Write(ref _freeBytes, new DriveInfo(RootDirectory).AvailableFreeSpace);
-            Volatile.Write(ref _freeCheckedAt, now);
-        }
-        return Volatile.Read(ref _freeBytes);
-    }
 }
 
 /// <summary>An instance failed a check after it was received; carries the status to answer.</summary>

@@ -12,15 +12,14 @@ namespace MedfusionDicom.Gateway.Ingest;
 /// </summary>
 public sealed class GatewayStoreHandler(GatewayIndex index, InstanceFiles files, long minimumFreeBytes, ILogger logger) : IDicomStoreHandler
 {
-    private long _freeBytes;
-    private long _freeCheckedAt = -1_000_000;
+    private readonly FreeSpaceProbe _freeSpace = new(files.Root);
     private long _warnedAt = -1_000_000;
 
     public ValueTask<DicomStoreDecision> BeginStoreAsync(DicomStoreRequest request, CancellationToken cancellationToken)
     {
         if (!DicomUID.IsValid(request.SopInstanceUid))
             return ValueTask.FromResult(DicomStoreDecision.Reject(DicomStatus.CannotUnderstand, "invalid SOP Instance UID"));
-        if (FreeBytes() < minimumFreeBytes)
+        if (_freeSpace.FreeBytes() < minimumFreeBytes)
         {
             var now = Environment.TickCount64;
             if (now - Volatile.Read(ref _warnedAt) > 60_000)
@@ -72,17 +71,4 @@ public sealed class GatewayStoreHandler(GatewayIndex index, InstanceFiles files,
         Derived = derived,
         Route = route,
     };
-
-    private long FreeBytes()
-    {
-        var now = Environment.TickCount64;
-        if (now - Volatile.Read(ref _freeCheckedAt) > 250)
-        {
-            Directory.CreateDirectory(files.Root);
-            Volatile.Write(ref _freeBytes, new DriveInfo(files.Root).AvailableFreeSpace);
-            Volatile.Write(ref _freeCheckedAt, now);
-        }
-
-        return Volatile.Read(ref _freeBytes);
-    }
 }
