@@ -4,6 +4,7 @@
 //
 //   dotnet run -c Release --project bench/MedfusionDicom.Bench.Dimse [-- --reps 5 --big-mb 1024]
 using System.Diagnostics;
+using static BenchSupport;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -174,21 +175,6 @@ static int Arg(string name, int fallback)
     return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
 }
 
-static string RepoRoot()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        if (File.Exists(Path.Combine(dir.FullName, "MedfusionDicom.sln"))) return dir.FullName;
-    throw new InvalidOperationException("run from inside the repository");
-}
-
-static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]) : "?";
-
-static double Median(List<double> values)
-{
-    var sorted = values.Order().ToArray();
-    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-}
-
 /// <summary>Wall time for storescu to send <paramref name="files"/> over <paramref name="associations"/> parallel processes.</summary>
 static async Task<double> StorescuAsync(Receiver receiver, string[] files, int associations)
 {
@@ -196,14 +182,6 @@ static async Task<double> StorescuAsync(Receiver receiver, string[] files, int a
     var watch = Stopwatch.StartNew();
     await Task.WhenAll(parts.Select(part => RunAsync("storescu", ["-aec", receiver.AETitle, "127.0.0.1", receiver.Port.ToString(CultureInfo.InvariantCulture), .. part])));
     return watch.Elapsed.TotalSeconds;
-}
-
-static ProcessStartInfo StartInfo(string file, IEnumerable<string> args)
-{
-    var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-    foreach (var a in args) psi.ArgumentList.Add(a);
-    psi.Environment["TCP_NODELAY"] = "1";
-    return psi;
 }
 
 static async Task RunAsync(string file, IEnumerable<string> args)

@@ -11,6 +11,7 @@
 //
 //   dotnet run -c Release --project bench/MedfusionDicom.Bench.Gateway [-- --reps 3 --study-mb 1024]
 using System.Diagnostics;
+using static BenchSupport;
 using System.Globalization;
 using System.Net.Sockets;
 using MedfusionDicom.Dicom;
@@ -210,14 +211,6 @@ static async Task<double> StorescuAsync(int port, string[] files)
     return watch.Elapsed.TotalSeconds;
 }
 
-static ProcessStartInfo StartInfo(string file, IEnumerable<string> arguments)
-{
-    var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-    foreach (var a in arguments) psi.ArgumentList.Add(a);
-    psi.Environment["TCP_NODELAY"] = "1";
-    return psi;
-}
-
 static async Task WaitForPortAsync(int port)
 {
     var watch = Stopwatch.StartNew();
@@ -243,17 +236,3 @@ static int FreePort()
     return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
 }
 
-static string RepoRoot()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        if (File.Exists(Path.Combine(dir.FullName, "MedfusionDicom.sln"))) return dir.FullName;
-    throw new InvalidOperationException("run from inside the repository");
-}
-
-static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]) : "?";
-
-static double Median(List<double> values)
-{
-    var sorted = values.Order().ToArray();
-    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-}
