@@ -82,6 +82,8 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
                     if (d.Port is < 1 or > 65535) fail($"Destinations:{i}:Port", $"{d.Port} is not a TCP port");
                     if (!IsAeTitle(d.AeTitle)) fail($"Destinations:{i}:AeTitle", $"'{d.AeTitle}' is not an AE title");
                     if (!IsAeTitle(d.CallingAeTitle)) fail($"Destinations:{i}:CallingAeTitle", $"'{d.CallingAeTitle}' is not an AE title");
+                    // Not silently ignored: an operator who asks for TLS must not get cleartext.
+                    if (d.Tls is not null) fail($"Destinations:{i}:Tls", "DICOM TLS to destinations is not available in this build yet; remove it to send in cleartext");
                     break;
                 case DestinationType.DicomWeb:
                     fail($"Destinations:{i}:Type", "DicomWeb (STOW-RS) export is not available in this build yet; use Dimse");

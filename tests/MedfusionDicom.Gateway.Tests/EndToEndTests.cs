@@ -156,6 +156,7 @@ public sealed class EndToEndTests
         bool Inside(int i) => i % 64 >= 30 && i % 64 < 42 && i / 64 >= 20 && i / 64 < 28;
         Assert.All(Enumerable.Range(0, source.Length).Where(i => !Inside(i)), i => Assert.Equal(source[i], result[i]));
         Assert.Contains(Enumerable.Range(0, source.Length).Where(Inside), i => source[i] != result[i]);
+        Assert.Empty(Dciodvfy.Run(Directory.GetFiles(gateway.Received).Single()).ErrorsNotIn(Dciodvfy.Run(annotated)));
     }
 
     /// <summary>A copy of a 64 x 64 instance with an overlay plane (group 6000) marking a rectangle, as a burned-in annotation would.</summary>
