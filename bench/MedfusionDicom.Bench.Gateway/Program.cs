@@ -91,7 +91,7 @@ async Task<(int Instances, double PeakMb, double HwmMb, double Seconds)> PeakRss
         await stop.CancelAsync();
         await sampler;
         var hwm = StatusMb(gateway.Id, "VmHWM:");
-        var indexed = (await GatewayIndex.ForDataDirectory(data, "").ListInstancesAsync()).Count;
+        var indexed = (await GatewayIndex.ForDataDirectory(data).ListInstancesAsync()).Count;
         if (indexed != files.Length) throw new InvalidOperationException($"the gateway indexed {indexed} of {files.Length} instances");
         gateway.Kill(entireProcessTree: true);
         await gateway.WaitForExitAsync();
@@ -131,7 +131,7 @@ async Task<(double Idle, double Busy)> MeasureAsync(int niceness)
         // A study for the worker: 40 copies of MR_small for patient BUSY, 200 steps each (minutes of work on a CPU).
         var busyFiles = BusyStudy(Path.Combine(work, "busy"), 40);
         await StorescuAsync(port, busyFiles);
-        var index = GatewayIndex.ForDataDirectory(data, "");
+        var index = GatewayIndex.ForDataDirectory(data);
         var watch = Stopwatch.StartNew();
         while ((await index.ListJobsAsync(JobState.Leased)).Count == 0)
         {

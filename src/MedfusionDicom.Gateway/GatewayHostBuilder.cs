@@ -79,6 +79,7 @@ public static class GatewayHostBuilder
     {
         var options = configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
         if (string.IsNullOrEmpty(options.ModelsDirectory)) options.ModelsDirectory = BundledModels.Folder();
+        if (string.IsNullOrEmpty(options.NodeName)) options.NodeName = Environment.MachineName;
         adjust?.Invoke(options);
         var result = new GatewayOptionsValidator().Validate(null, options);
         if (result.Failed) throw new OptionsValidationException(GatewayOptions.SectionName, typeof(GatewayOptions), result.Failures);

@@ -8,6 +8,12 @@ public sealed class GatewayOptions
     /// <summary>Received and derived instances, the index (SQLite) and the store journal live here.</summary>
     public string DataDirectory { get; set; } = "data";
 
+    /// <summary>
+    /// This node's name, unique among the nodes that share a PostgreSQL index and a data directory: it names the node's
+    /// leases and its store journal (DataDirectory/.journal/NAME). Empty: the machine's name.
+    /// </summary>
+    public string NodeName { get; set; } = "";
+
     /// <summary>Where the embedded worker finds its models (one sub-folder each); empty: the bundled models.</summary>
     public string ModelsDirectory { get; set; } = "";
 
@@ -29,7 +35,7 @@ public sealed class DatabaseOptions
 {
     public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
 
-    /// <summary>Empty with SQLite: DataDirectory/index.db.</summary>
+    /// <summary>Empty with SQLite: DataDirectory/index.db. With PostgreSQL an Npgsql connection string (Host=...;Database=...;Username=...).</summary>
     public string ConnectionString { get; set; } = "";
 }
 

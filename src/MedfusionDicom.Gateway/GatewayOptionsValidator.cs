@@ -16,8 +16,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         void Fail(string key, string message) => failures.Add($"{Root}:{key}: {message}");
 
         if (string.IsNullOrWhiteSpace(options.DataDirectory)) Fail("DataDirectory", "must name a folder");
+        if (!Enum.IsDefined(options.Database.Provider)) Fail("Database:Provider", "must be Sqlite or PostgreSql");
         if (options.Database.Provider == DatabaseProvider.PostgreSql)
-            Fail("Database:Provider", "PostgreSql is not available in this build yet; use Sqlite");
+            ValidatePostgreSqlConnection(options.Database.ConnectionString, Fail);
+        if (options.NodeName.Length > 0 && (options.NodeName.Length > 64 || !options.NodeName.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+            Fail("NodeName", $"'{options.NodeName}' must be up to 64 letters, digits, '-', '_' or '.'");
         ValidateDimse(options.Dimse, Fail);
         ValidateUrl(options.DicomWeb.Url, "DicomWeb:Url", Fail);
         ValidateUrl(options.Grpc.Url, "Grpc:Url", Fail);
@@ -32,6 +35,25 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (!(jobs.LeaseSeconds > 0)) Fail("Jobs:LeaseSeconds", "must be more than 0");
         if (options.Storage.MinimumFreeMegabytes < 0) Fail("Storage:MinimumFreeMegabytes", "must be 0 or more");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidatePostgreSqlConnection(string connectionString, Action<string, string> fail)
+    {
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            fail("Database:ConnectionString", "PostgreSql needs a connection string (Host=...;Database=...;Username=...)");
+            return;
+        }
+
+        try
+        {
+            var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+            if (string.IsNullOrEmpty(builder.Host)) fail("Database:ConnectionString", "names no Host");
+        }
+        catch (ArgumentException e)
+        {
+            fail("Database:ConnectionString", $"is not an Npgsql connection string: {e.Message}");
+        }
     }
 
     private static void ValidateDimse(DimseOptions dimse, Action<string, string> fail)

@@ -40,7 +40,7 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
     {
         var data = Path.GetFullPath(_options.DataDirectory);
         Directory.CreateDirectory(data);
-        _index = GatewayIndex.ForDataDirectory(data, _options.Database.ConnectionString);
+        _index = GatewayIndex.Open(_options.Database, data);
         await _index.MigrateAsync(cancellationToken).ConfigureAwait(false);
         var released = await _index.ReleaseAllLeasesAsync(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), cancellationToken).ConfigureAwait(false);
         if (released > 0) GatewayLog.LeasesReleased(_logger, released);
@@ -104,7 +104,10 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
             Port = dimse.Port,
             MaxAssociations = dimse.MaxAssociations,
             AllowedPeers = dimse.AllowedCallers.Count == 0 ? null : dimse.AllowedCallers.Select(c => new DicomPeer(c.AeTitle, c.Host)).ToList(),
-            JournalDirectory = DicomStoreJournal.IsSupported ? Path.Combine(data, ".journal") : null,
+            // One per node when nodes share the data directory: opening a journal replays and then reuses its segments,
+            // which must never touch another live node's transfers.
+            JournalDirectory = !DicomStoreJournal.IsSupported ? null
+                : Index.Database.SharedByNodes ? Path.Combine(data, ".journal", _options.NodeName) : Path.Combine(data, ".journal"),
             BindAddress = IPAddress.Any,
         };
         if (dimse.Tls is { } tls)
@@ -124,7 +127,8 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
         GatewayLog.Setting(_logger, "DIMSE", $"{_options.Dimse.AeTitle}@{_dimse!.Port}{(_options.Dimse.Tls is null ? "" : " (TLS)")}");
         GatewayLog.Setting(_logger, "DICOMweb", string.IsNullOrEmpty(_options.DicomWeb.Url) ? "off" : $"{_options.DicomWeb.Url} (not served by this build yet)");
         GatewayLog.Setting(_logger, "gRPC API", string.IsNullOrEmpty(_options.Grpc.Url) ? "off" : $"{_options.Grpc.Url} (not served by this build yet)");
-        GatewayLog.Setting(_logger, "database", $"{_options.Database.Provider} {(_options.Database.ConnectionString.Length > 0 ? "(configured connection)" : Path.Combine(data, "index.db"))}");
+        GatewayLog.Setting(_logger, "database", Index.Database.Description);
+        GatewayLog.Setting(_logger, "node", _options.NodeName);
         GatewayLog.Setting(_logger, "data directory", data);
         foreach (var (name, address, models) in _workers!.Describe())
             GatewayLog.Setting(_logger, "worker", $"{name} at {address}: {string.Join(", ", models.Order())}");

@@ -26,7 +26,7 @@ public sealed class CrashSafetyTests
             configure?.Invoke(Options);
             Settings = GatewayProcess.WriteSettings(Options, Path.Combine(Dir.Path, "site.json"));
             Received = Dir.Sub("received");
-            Index = GatewayIndex.ForDataDirectory(Options.DataDirectory, "");
+            Index = GatewayIndex.ForDataDirectory(Options.DataDirectory);
         }
 
         public TempDir Dir { get; } = new();

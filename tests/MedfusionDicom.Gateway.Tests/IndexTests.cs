@@ -3,15 +3,17 @@ using MedfusionDicom.Gateway.Storage;
 
 namespace MedfusionDicom.Gateway.Tests;
 
-/// <summary>The durable queue's rules, on a real SQLite file.</summary>
-public sealed class IndexTests : IAsyncLifetime
+/// <summary>The durable queue's rules, which both providers keep: run on a real SQLite file and on a real PostgreSQL.</summary>
+public abstract class IndexContractTests : IAsyncLifetime
 {
-    private readonly TempDir _dir = new();
-    private GatewayIndex _index = null!;
+    protected readonly TempDir _dir = new();
+    protected GatewayIndex _index = null!;
+
+    protected abstract Task<GatewayIndex> OpenIndexAsync();
 
     public async Task InitializeAsync()
     {
-        _index = GatewayIndex.ForDataDirectory(_dir.Path, "");
+        _index = await OpenIndexAsync();
         await _index.MigrateAsync();
         await _index.MigrateAsync(); // a second start finds the schema current
     }
@@ -22,13 +24,13 @@ public sealed class IndexTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    private static InstanceRecord Instance(string uid, bool derived = false) => new()
+    protected static InstanceRecord Instance(string uid, bool derived = false) => new()
     {
         SopInstanceUid = uid, SopClassUid = "1.2.840.10008.5.1.4.1.1.4", StudyInstanceUid = "1.2.3", SeriesInstanceUid = derived ? "1.2.3.9" : "1.2.3.4",
         Path = "/data/" + uid, Size = 1, ReceivedAtMs = 1000, Derived = derived, Route = derived ? "r" : null, Modality = "MR",
     };
 
-    private async Task<long> QueueJobAsync(string uid = "1.2.3.4.1")
+    protected async Task<long> QueueJobAsync(string uid = "1.2.3.4.1")
     {
         await _index.UpsertInstanceAsync(Instance(uid));
         await _index.RouteAsync([uid], [(uid, "r")], 1000);
@@ -137,6 +139,43 @@ public sealed class IndexTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Routers_racing_over_the_same_instances_queue_each_job_once()
+    {
+        var uids = Enumerable.Range(1, 30).Select(n => $"1.2.3.4.{n}").ToList();
+        foreach (var uid in uids) await _index.UpsertInstanceAsync(Instance(uid));
+
+        var claimed = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => _index.RouteAsync(uids, uids.Select(u => (u, "r")).ToList(), 2000)));
+
+        Assert.Equal(uids.Count, claimed.Sum());
+        var jobs = await _index.ListJobsAsync();
+        Assert.Equal(uids.Order(), jobs.Select(j => j.SopInstanceUid).Order());
+        Assert.All(jobs, j => Assert.Equal(JobState.Queued, j.State));
+    }
+
+    [Fact]
+    public async Task Studies_list_their_received_and_derived_series_with_job_and_export_counts()
+    {
+        var id = await QueueJobAsync("1.2.3.4.1");
+        await QueueJobAsync("1.2.3.4.2");
+        await _index.LeaseJobAsync("a", 1000, 1000);
+        await _index.CompleteJobAsync(id, "a", Instance("1.2.3.9.1", derived: true), ["pacs"], 1000);
+
+        var study = Assert.Single(await _index.ListStudiesAsync(quietSinceMs: 5000));
+
+        Assert.Equal(("1.2.3", 2, 1, true), (study.StudyInstanceUid, study.Instances, study.DerivedInstances, study.Stable));
+        var received = study.Series.Single(x => !x.Derived);
+        var derived = study.Series.Single(x => x.Derived);
+        Assert.Equal((1, 1, 0), (received.JobsQueued, received.JobsDone, received.JobsFailed));
+        Assert.Equal(("r", 1, 1), (derived.Route, derived.Instances, derived.ExportsQueued));
+    }
+}
+
+/// <summary>The index on SQLite, the embedded default.</summary>
+public sealed class SqliteIndexTests : IndexContractTests
+{
+    protected override Task<GatewayIndex> OpenIndexAsync() => Task.FromResult(GatewayIndex.ForDataDirectory(_dir.Path));
+
+    [Fact]
     public async Task Leases_left_by_a_crash_are_given_back_at_start()
     {
         var id = await QueueJobAsync();
@@ -145,5 +184,35 @@ public sealed class IndexTests : IAsyncLifetime
         Assert.Equal(1, await _index.ReleaseAllLeasesAsync(2000));
 
         Assert.Equal(id, (await _index.LeaseJobAsync("new", 2000, 1000))!.Id);
+    }
+}
+
+/// <summary>The index on PostgreSQL, which several nodes share: the same rules, and leases at start belong to whoever holds them.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PostgreSqlIndexTests(PostgresCluster cluster) : IndexContractTests
+{
+    protected override async Task<GatewayIndex> OpenIndexAsync() =>
+        GatewayIndex.Open(new DatabaseOptions { Provider = DatabaseProvider.PostgreSql, ConnectionString = await cluster.CreateDatabaseAsync() }, _dir.Path);
+
+    [Fact]
+    public async Task A_node_starting_leaves_the_leases_of_the_others_until_they_run_out()
+    {
+        var id = await QueueJobAsync();
+        await _index.LeaseJobAsync("node-a", 1000, 10_000);
+
+        Assert.Equal(0, await _index.ReleaseAllLeasesAsync(2000));
+
+        Assert.Null(await _index.LeaseJobAsync("node-b", 2000, 10_000));
+        Assert.Equal(id, (await _index.LeaseJobAsync("node-b", 11_001, 10_000))!.Id);
+    }
+
+    [Fact]
+    public async Task Nodes_migrating_at_once_create_the_schema_once()
+    {
+        var options = new DatabaseOptions { Provider = DatabaseProvider.PostgreSql, ConnectionString = await cluster.CreateDatabaseAsync() };
+
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => GatewayIndex.Open(options, _dir.Path).MigrateAsync()));
+
+        await GatewayIndex.Open(options, _dir.Path).UpsertInstanceAsync(Instance("1.2.3.4.1"));
     }
 }

@@ -132,7 +132,7 @@ internal static class GatewayCommands
 
     private static async Task<GatewayIndex> OpenIndexAsync(GatewayOptions options, CancellationToken ct)
     {
-        var index = GatewayIndex.ForDataDirectory(Path.GetFullPath(options.DataDirectory), options.Database.ConnectionString);
+        var index = GatewayIndex.Open(options.Database, Path.GetFullPath(options.DataDirectory));
         await index.MigrateAsync(ct).ConfigureAwait(false);
         return index;
     }

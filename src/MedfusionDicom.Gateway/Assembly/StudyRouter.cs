@@ -49,8 +49,8 @@ public sealed class StudyRouter(GatewayIndex index, GatewayOptions options, ILog
             var facts = new SeriesFacts(header, first.CallingAeTitle, first.CalledAeTitle);
             var matched = _routes.Where(r => r.Matches(facts)).Select(r => r.Route.Name).ToList();
             var uids = series.Select(i => i.SopInstanceUid).ToList();
-            await index.RouteAsync(uids, uids.SelectMany(uid => matched.Select(route => (uid, route))).ToList(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), ct).ConfigureAwait(false);
-            GatewayLog.Routed(logger, first.StudyInstanceUid, series.Key, uids.Count, matched.Count == 0 ? "no route" : string.Join(", ", matched));
+            var claimed = await index.RouteAsync(uids, uids.SelectMany(uid => matched.Select(route => (uid, route))).ToList(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), ct).ConfigureAwait(false);
+            if (claimed > 0) GatewayLog.Routed(logger, first.StudyInstanceUid, series.Key, claimed, matched.Count == 0 ? "no route" : string.Join(", ", matched));
         }
     }
 }

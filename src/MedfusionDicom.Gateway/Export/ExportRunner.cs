@@ -16,7 +16,7 @@ public sealed class ExportRunner(GatewayIndex index, GatewayOptions options, ILo
 {
     private const int BatchSize = 64;
     private readonly ILogger _logger = loggerFactory.CreateLogger<ExportRunner>();
-    private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}";
+    private readonly string _owner = $"{options.NodeName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
 
     public Task RunAsync(CancellationToken ct) => Task.WhenAll(options.Destinations.Select(d => LoopAsync(d, ct)));
 

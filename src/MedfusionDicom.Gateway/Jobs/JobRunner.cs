@@ -14,7 +14,7 @@ namespace MedfusionDicom.Gateway.Jobs;
 /// </summary>
 public sealed class JobRunner(GatewayIndex index, DerivedInstanceWriter writer, GatewayOptions options, ILogger<JobRunner> logger)
 {
-    private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+    private readonly string _owner = $"{options.NodeName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
 
     public async Task RunAsync(int concurrency, CancellationToken ct) =>
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => LoopAsync(ct))).ConfigureAwait(false);

@@ -1,5 +1,5 @@
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace MedfusionDicom.Gateway.Storage;
 
@@ -9,43 +9,30 @@ namespace MedfusionDicom.Gateway.Storage;
 /// operation is one short transaction on its own pooled connection, so ingest, jobs and exports never wait on each
 /// other for long. Times are Unix milliseconds.
 /// </summary>
-public sealed class GatewayIndex
+public sealed class GatewayIndex(IndexDatabase database)
 {
-    private readonly string _connectionString;
+    public IndexDatabase Database { get; } = database;
 
-    /// <param name="connectionString">A Microsoft.Data.Sqlite connection string (Data Source=FILE).</param>
-    public GatewayIndex(string connectionString)
-    {
-        var builder = new SqliteConnectionStringBuilder(connectionString) { Pooling = true, DefaultTimeout = 30 };
-        _connectionString = builder.ToString();
-        if (builder.DataSource is { Length: > 0 } file && file != ":memory:")
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-    }
+    /// <summary>The index the settings name: SQLite (DataDirectory/index.db unless a connection string is given) or PostgreSQL.</summary>
+    public static GatewayIndex Open(DatabaseOptions options, string dataDirectory) => new(IndexDatabase.Create(options, dataDirectory));
 
-    public static GatewayIndex ForDataDirectory(string dataDirectory, string connectionString) =>
-        new(connectionString.Length > 0 ? connectionString : $"Data Source={Path.Combine(dataDirectory, "index.db")}");
+    /// <summary>The embedded default: SQLite at DataDirectory/index.db.</summary>
+    public static GatewayIndex ForDataDirectory(string dataDirectory) => Open(new DatabaseOptions(), dataDirectory);
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken ct)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(ct).ConfigureAwait(false);
-        // busy_timeout: a writer waits for another instead of failing at once; synchronous=FULL: a commit is on disk
-        // before it returns, since an acknowledged C-STORE depends on it.
-        await connection.ExecuteAsync("PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").ConfigureAwait(false);
-        return connection;
-    }
+    private Task<DbConnection> OpenAsync(CancellationToken ct) => Database.OpenAsync(ct);
 
     /// <summary>Creates or upgrades the schema (versioned migrations, applied in order, each in its own transaction).</summary>
     public async Task MigrateAsync(CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct).ConfigureAwait(false);
-        await connection.ExecuteAsync("PRAGMA journal_mode = WAL;").ConfigureAwait(false);
+        await using var schemaLock = await Database.LockSchemaAsync(connection, ct).ConfigureAwait(false);
         await connection.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").ConfigureAwait(false);
         var version = await connection.ExecuteScalarAsync<long?>("SELECT MAX(version) FROM schema_version").ConfigureAwait(false) ?? 0;
-        for (var v = (int)version; v < IndexSchema.Migrations.Count; v++)
+        var migrations = Database.Migrations;
+        for (var v = (int)version; v < migrations.Count; v++)
         {
             await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-            await connection.ExecuteAsync(IndexSchema.Migrations[v], transaction: tx).ConfigureAwait(false);
+            await connection.ExecuteAsync(migrations[v], transaction: tx).ConfigureAwait(false);
             await connection.ExecuteAsync("INSERT INTO schema_version (version) VALUES (@v)", new { v = v + 1 }, tx).ConfigureAwait(false);
             await tx.CommitAsync(ct).ConfigureAwait(false);
         }
@@ -63,14 +50,14 @@ public sealed class GatewayIndex
         await tx.CommitAsync(ct).ConfigureAwait(false);
     }
 
-    private static Task UpsertInstanceAsync(SqliteConnection connection, System.Data.Common.DbTransaction tx, InstanceRecord i) =>
+    private static Task UpsertInstanceAsync(DbConnection connection, System.Data.Common.DbTransaction tx, InstanceRecord i) =>
         connection.ExecuteAsync("""
             INSERT INTO instances (sop_instance_uid, sop_class_uid, study_uid, series_uid, patient_id, patient_name, study_date,
                 study_description, accession_number, modality, series_description, series_number, instance_number, path, size,
                 transfer_syntax, calling_ae, called_ae, received_at, derived, route, routed)
             VALUES (@SopInstanceUid, @SopClassUid, @StudyInstanceUid, @SeriesInstanceUid, @PatientId, @PatientName, @StudyDate,
                 @StudyDescription, @AccessionNumber, @Modality, @SeriesDescription, @SeriesNumber, @InstanceNumber, @Path, @Size,
-                @TransferSyntaxUid, @CallingAeTitle, @CalledAeTitle, @ReceivedAtMs, @Derived, @Route, @Derived)
+                @TransferSyntaxUid, @CallingAeTitle, @CalledAeTitle, @ReceivedAtMs, CASE WHEN @Derived THEN 1 ELSE 0 END, @Route, CASE WHEN @Derived THEN 1 ELSE 0 END)
             ON CONFLICT (sop_instance_uid) DO UPDATE SET sop_class_uid = excluded.sop_class_uid, study_uid = excluded.study_uid,
                 series_uid = excluded.series_uid, patient_id = excluded.patient_id, patient_name = excluded.patient_name,
                 study_date = excluded.study_date, study_description = excluded.study_description,
@@ -81,7 +68,8 @@ public sealed class GatewayIndex
                 received_at = excluded.received_at, derived = excluded.derived, route = excluded.route,
                 routed = CASE WHEN excluded.derived = 1 THEN 1 ELSE instances.routed END;
             INSERT INTO studies (study_uid, last_received_at) VALUES (@StudyInstanceUid, @ReceivedAtMs)
-            ON CONFLICT (study_uid) DO UPDATE SET last_received_at = MAX(studies.last_received_at, excluded.last_received_at);
+            ON CONFLICT (study_uid) DO UPDATE SET last_received_at = CASE WHEN excluded.last_received_at > studies.last_received_at
+                THEN excluded.last_received_at ELSE studies.last_received_at END;
             """, i, tx);
 
     public async Task<InstanceRecord?> GetInstanceAsync(string sopInstanceUid, CancellationToken ct = default)
@@ -110,32 +98,43 @@ public sealed class GatewayIndex
             """, new { quietSinceMs }).ConfigureAwait(false)).ToList();
     }
 
-    /// <summary>Marks the instances routed and queues their jobs, in one transaction (a job per instance and route, never twice).</summary>
-    public async Task RouteAsync(IReadOnlyCollection<string> sopInstanceUids, IReadOnlyCollection<(string SopInstanceUid, string Route)> jobs, long nowMs, CancellationToken ct = default)
+    /// <summary>
+    /// Claims the instances for routing and queues their jobs, in one transaction (a job per instance and route, never
+    /// twice). An instance that another node routed meanwhile is passed over; returns how many this call claimed.
+    /// </summary>
+    public async Task<int> RouteAsync(IReadOnlyCollection<string> sopInstanceUids, IReadOnlyCollection<(string SopInstanceUid, string Route)> jobs, long nowMs, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-        await connection.ExecuteAsync("UPDATE instances SET routed = 1 WHERE sop_instance_uid = @uid", sopInstanceUids.Select(uid => new { uid }), tx).ConfigureAwait(false);
+        var claimed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var uid in sopInstanceUids)
+        {
+            // Under PostgreSQL a second node's UPDATE of the same row waits for this commit and then finds routed = 1.
+            if (await connection.ExecuteAsync("UPDATE instances SET routed = 1 WHERE sop_instance_uid = @uid AND routed = 0", new { uid }, tx).ConfigureAwait(false) == 1)
+                claimed.Add(uid);
+        }
+
         await connection.ExecuteAsync("""
             INSERT INTO jobs (sop_instance_uid, route, state, attempts, not_before, created_at, updated_at)
             VALUES (@SopInstanceUid, @Route, 'queued', 0, @nowMs, @nowMs, @nowMs)
             ON CONFLICT (sop_instance_uid, route) DO UPDATE SET state = 'queued', attempts = 0, not_before = @nowMs, updated_at = @nowMs,
                 lease_owner = NULL, lease_expires = NULL, last_error = NULL
-            """, jobs.Select(j => new { j.SopInstanceUid, j.Route, nowMs }), tx).ConfigureAwait(false);
+            """, jobs.Where(j => claimed.Contains(j.SopInstanceUid)).Select(j => new { j.SopInstanceUid, j.Route, nowMs }), tx).ConfigureAwait(false);
         await tx.CommitAsync(ct).ConfigureAwait(false);
+        return claimed.Count;
     }
 
     /// <summary>Takes the oldest job that is due (queued, or leased with its lease run out) for <paramref name="owner"/>; null when none is.</summary>
     public async Task<JobRecord?> LeaseJobAsync(string owner, long nowMs, long leaseMs, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct).ConfigureAwait(false);
-        // One statement: SQLite runs it under its write lock, so two takers can never lease the same job.
+        // One statement: SQLite runs it under its write lock, and PostgreSQL's SKIP LOCKED lets concurrent takers on
+        // other nodes pass over the row, so two takers can never lease the same job.
         return await connection.QuerySingleOrDefaultAsync<JobRecord>("""
             UPDATE jobs SET state = 'leased', lease_owner = @owner, lease_expires = @expires, attempts = attempts + 1, updated_at = @nowMs
             WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' AND not_before <= @nowMs) OR (state = 'leased' AND lease_expires < @nowMs)
-                        ORDER BY not_before, id LIMIT 1)
-            RETURNING
-            """ + IndexSchema.JobColumns, new { owner, nowMs, expires = nowMs + leaseMs }).ConfigureAwait(false);
+                        ORDER BY not_before, id LIMIT 1
+            """ + Database.SkipLockedRows + ") RETURNING " + IndexSchema.JobColumns, new { owner, nowMs, expires = nowMs + leaseMs }).ConfigureAwait(false);
     }
 
     /// <summary>Extends a lease; false when the job is no longer this owner's (it expired and another took it).</summary>
@@ -180,9 +179,13 @@ public sealed class GatewayIndex
             """, new { jobId, owner, error, permanent, maxAttempts, retryAtMs, nowMs }).ConfigureAwait(false);
     }
 
-    /// <summary>Gives back every lease at start: with SQLite this process is the only node, so a lease still held is one a crash left behind.</summary>
+    /// <summary>
+    /// Gives back every lease at start: with SQLite this process is the only node, so a lease still held is one a crash
+    /// left behind. A shared database is left alone (a lease there may be another node's live one; a dead node's run out).
+    /// </summary>
     public async Task<int> ReleaseAllLeasesAsync(long nowMs, CancellationToken ct = default)
     {
+        if (Database.SharedByNodes) return 0;
         await using var connection = await OpenAsync(ct).ConfigureAwait(false);
         return await connection.ExecuteAsync("""
             UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL, not_before = @nowMs WHERE state = 'leased';
@@ -235,8 +238,9 @@ public sealed class GatewayIndex
             UPDATE exports SET state = 'leased', lease_owner = @owner, lease_expires = @expires, attempts = attempts + 1, updated_at = @nowMs
             WHERE id IN (SELECT id FROM exports WHERE destination = @destination
                          AND ((state = 'queued' AND not_before <= @nowMs) OR (state = 'leased' AND lease_expires < @nowMs))
-                         ORDER BY not_before, id LIMIT @limit)
-            RETURNING id AS Id, sop_instance_uid AS SopInstanceUid, destination AS Destination, state AS State, attempts AS Attempts,
+                         ORDER BY not_before, id LIMIT @limit
+            """ + Database.SkipLockedRows + """
+            ) RETURNING id AS Id, sop_instance_uid AS SopInstanceUid, destination AS Destination, state AS State, attempts AS Attempts,
                 not_before AS NotBeforeMs, last_error AS LastError, (SELECT path FROM instances WHERE sop_instance_uid = exports.sop_instance_uid) AS Path
             """, new { destination, owner, limit, nowMs, expires = nowMs + leaseMs }).ConfigureAwait(false)).ToList();
     }
