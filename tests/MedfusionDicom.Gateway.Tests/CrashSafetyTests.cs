@@ -69,30 +69,12 @@ public sealed class CrashSafetyTests
         }
     }
 
-    /// <summary>Copies of MR_small as one series of <paramref name="count"/> instances (new SOP Instance UIDs and numbers).</summary>
-    private static IReadOnlyList<string> MrSeries(TempDir dir, int count)
-    {
-        var folder = dir.Sub("series");
-        var source = DicomFile.Open(Corpus.Pydicom("MR_small.dcm"));
-        var series = DicomUID.Generate().UID;
-        return Enumerable.Range(1, count).Select(n =>
-        {
-            var copy = source.Dataset.Clone();
-            var uid = DicomUID.Generate().UID;
-            copy.AddOrUpdate(DicomTag.SOPInstanceUID, uid).AddOrUpdate(DicomTag.SeriesInstanceUID, series)
-                .AddOrUpdate(DicomTag.InstanceNumber, n.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            var path = Path.Combine(folder, $"{n:D3}.dcm");
-            new DicomFile(copy).Save(path);
-            return path;
-        }).ToList();
-    }
-
     [Fact]
     public async Task Killed_mid_inference_the_job_runs_again_and_the_destination_gets_one_copy()
     {
         await using var setup = new Setup(o => o.Routes[0].Pipeline.Steps = 200); // slow enough to be caught at work
         await setup.StartDestinationAsync();
-        var files = MrSeries(setup.Dir, 2);
+        var files = TestSeries.Mr(setup.Dir, 2);
         var gateway = await setup.StartGatewayAsync();
         await setup.SendAsync(files);
         await Tools.WaitForAsync(async () => (await setup.JobsAsync()).Any(j => j.State == JobState.Leased), Patience, "a job at work");
@@ -109,7 +91,7 @@ public sealed class CrashSafetyTests
     public async Task Killed_after_the_result_was_stored_and_before_its_export_it_is_exported_once()
     {
         await using var setup = new Setup();
-        var files = MrSeries(setup.Dir, 3);
+        var files = TestSeries.Mr(setup.Dir, 3);
         var gateway = await setup.StartGatewayAsync(); // the destination is not up yet
         await setup.SendAsync(files);
         await Tools.WaitForAsync(async () => (await setup.JobsAsync()) is { Count: 3 } jobs && jobs.All(j => j.State == JobState.Done), Patience, "three jobs done");
@@ -126,7 +108,7 @@ public sealed class CrashSafetyTests
     {
         await using var setup = new Setup(o => o.Assembly.StableSeconds = 4);
         await setup.StartDestinationAsync();
-        var files = MrSeries(setup.Dir, 3);
+        var files = TestSeries.Mr(setup.Dir, 3);
         var gateway = await setup.StartGatewayAsync();
         var sent = await setup.SendAsync(files);
         Assert.True(sent.ExitCode == 0, sent.Output);
@@ -145,7 +127,7 @@ public sealed class CrashSafetyTests
         await using var setup = new Setup();
         await setup.StartDestinationAsync();
         // Enough instances that the transfer takes about a second even on a fast machine, so the kill lands in it.
-        var files = MrSeries(setup.Dir, 600);
+        var files = TestSeries.Mr(setup.Dir, 600);
         var gateway = await setup.StartGatewayAsync();
         var sending = setup.SendAsync(files);
         await Tools.WaitForAsync(async () => (await IndexedAsync(setup)) >= 20, Patience, "the first instances indexed");
@@ -166,7 +148,7 @@ public sealed class CrashSafetyTests
     {
         await using var setup = new Setup();
         await setup.StartDestinationAsync();
-        var files = MrSeries(setup.Dir, 30);
+        var files = TestSeries.Mr(setup.Dir, 30);
         var gateway = await setup.StartGatewayAsync();
         await setup.SendAsync(files);
         await Tools.WaitForAsync(() => Task.FromResult(Directory.GetFiles(setup.Received).Length >= 3), Patience, "the first exports");
