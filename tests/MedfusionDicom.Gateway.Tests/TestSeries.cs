@@ -9,7 +9,7 @@ internal static class TestSeries
     /// <summary>Copies of MR_small as one series of <paramref name="count"/> instances (new SOP Instance UIDs and numbers).</summary>
     public static IReadOnlyList<string> Mr(TempDir dir, int count)
     {
-        var folder = dir.Sub("series");
+        var folder = dir.Sub("series-" + Guid.NewGuid().ToString("N")[..8]);
         var source = DicomFile.Open(Corpus.Pydicom("MR_small.dcm"));
         var series = DicomUID.Generate().UID;
         return Enumerable.Range(1, count).Select(n =>
