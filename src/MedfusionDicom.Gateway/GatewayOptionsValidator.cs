@@ -108,7 +108,10 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
                     if (d.Tls is not null) fail($"Destinations:{i}:Tls", "DICOM TLS to destinations is not available in this build yet; remove it to send in cleartext");
                     break;
                 case DestinationType.DicomWeb:
-                    fail($"Destinations:{i}:Type", "DicomWeb (STOW-RS) export is not available in this build yet; use Dimse");
+                    if (!Uri.TryCreate(d.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+                        fail($"Destinations:{i}:Url", $"'{d.Url}' is not an http(s) URL (the STOW-RS base, e.g. http://pacs:8042/dicom-web)");
+                    foreach (var header in d.Headers.Keys.Where(h => string.IsNullOrWhiteSpace(h) || h.Any(c => c <= ' ' || c == ':')))
+                        fail($"Destinations:{i}:Headers", $"'{header}' is not an HTTP header name");
                     break;
             }
         }

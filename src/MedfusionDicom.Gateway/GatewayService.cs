@@ -135,7 +135,9 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
         foreach (var route in _options.Routes)
             GatewayLog.Setting(_logger, "route", $"{route.Name}: {string.Join("; ", route.Match.Select(m => $"{m.Key} = {string.Join(" | ", m.Value)}"))} -> {route.Pipeline.Task} with {route.Pipeline.Model} -> {(route.Destinations.Count == 0 ? "kept in the gateway" : string.Join(", ", route.Destinations))}");
         foreach (var d in _options.Destinations)
-            GatewayLog.Setting(_logger, "destination", $"{d.Name}: {d.Type} {d.AeTitle}@{d.Host}:{d.Port}");
+            GatewayLog.Setting(_logger, "destination", d.Type == DestinationType.DicomWeb
+                ? $"{d.Name}: STOW-RS {d.Url}{(d.Headers.Count == 0 ? "" : $" with header(s) {string.Join(", ", d.Headers.Keys)}")}"
+                : $"{d.Name}: {d.Type} {d.AeTitle}@{d.Host}:{d.Port}");
         if (_options.Destinations.Count == 0) GatewayLog.Setting(_logger, "destination", "none (results stay in the gateway)");
     }
 }

@@ -225,8 +225,12 @@ public sealed class Orthanc : IAsyncDisposable
     public int HttpPort { get; } = Tools.FreePort();
     public HttpClient Http { get; private set; } = null!;
 
+    /// <summary>The DICOMweb root (STOW-RS, QIDO-RS, WADO-RS) when started with the orthanc-dicomweb plugin.</summary>
+    public string DicomWebUrl => $"http://127.0.0.1:{HttpPort}/dicom-web";
+
     /// <param name="modalities">Name to (AE title, port on 127.0.0.1) of the peers Orthanc may send to.</param>
-    public async Task StartAsync(IReadOnlyDictionary<string, (string AeTitle, int Port)> modalities)
+    /// <param name="dicomWeb">Load Debian's orthanc-dicomweb plugin, serving <see cref="DicomWebUrl"/>.</param>
+    public async Task StartAsync(IReadOnlyDictionary<string, (string AeTitle, int Port)> modalities, bool dicomWeb = false)
     {
         var config = new Dictionary<string, object>
         {
@@ -239,8 +243,9 @@ public sealed class Orthanc : IAsyncDisposable
             ["RemoteAccessAllowed"] = false,
             ["AuthenticationEnabled"] = false,
             ["DicomModalities"] = modalities.ToDictionary(m => m.Key, m => new object[] { m.Value.AeTitle, "127.0.0.1", m.Value.Port }),
-            ["Plugins"] = Array.Empty<string>(),
+            ["Plugins"] = dicomWeb ? new[] { "/usr/share/orthanc/plugins/libOrthancDicomWeb.so" } : Array.Empty<string>(),
         };
+        if (dicomWeb) config["DicomWeb"] = new Dictionary<string, object> { ["Enable"] = true, ["Root"] = "/dicom-web/" };
         var path = Path.Combine(_dir.Path, "orthanc.json");
         await File.WriteAllTextAsync(path, JsonSerializer.Serialize(config));
         _process = new PeerProcess("/usr/sbin/Orthanc", [path], _dir.Path);

@@ -42,7 +42,11 @@ public sealed class OptionsTests
         { "destination TLS", o => o.Destinations[0].Tls = new TlsOptions { CertificatePath = "/etc/ssl/gw.pem" }, "Gateway:Destinations:0:Tls: DICOM TLS to destinations is not available in this build yet" },
         { "retry range", o => o.Jobs.MaxRetrySeconds = 0.1, "Gateway:Jobs:MaxRetrySeconds" },
         { "bad URL", o => o.DicomWeb.Url = "localhost:8080", "Gateway:DicomWeb:Url" },
-        { "PostgreSQL", o => o.Database.Provider = DatabaseProvider.PostgreSql, "Gateway:Database:Provider: PostgreSql is not available in this build yet" },
+        { "PostgreSQL without a connection", o => o.Database.Provider = DatabaseProvider.PostgreSql, "Gateway:Database:ConnectionString: PostgreSql needs a connection string" },
+        { "bad PostgreSQL connection", o => (o.Database.Provider, o.Database.ConnectionString) = (DatabaseProvider.PostgreSql, "Hots=db"), "Gateway:Database:ConnectionString: is not an Npgsql connection string" },
+        { "bad node name", o => o.NodeName = "node/a", "Gateway:NodeName: 'node/a' must be" },
+        { "STOW-RS without a URL", o => o.Destinations.Add(new DestinationOptions { Name = "web", Type = DestinationType.DicomWeb }), "Gateway:Destinations:1:Url: '' is not an http(s) URL" },
+        { "bad header name", o => o.Destinations.Add(new DestinationOptions { Name = "web", Type = DestinationType.DicomWeb, Url = "http://pacs/dicom-web", Headers = new() { ["X Bad"] = "1" } }), "Gateway:Destinations:1:Headers: 'X Bad' is not an HTTP header name" },
     };
 
     [Theory]

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using MedfusionDicom.Dimse;
 using MedfusionDicom.Gateway.Jobs;
 using MedfusionDicom.Gateway.Storage;
 using Microsoft.Extensions.Logging;
@@ -14,7 +13,6 @@ namespace MedfusionDicom.Gateway.Export;
 /// </summary>
 public sealed class ExportRunner(GatewayIndex index, GatewayOptions options, ILoggerFactory loggerFactory)
 {
-    private const int BatchSize = 64;
     private readonly ILogger _logger = loggerFactory.CreateLogger<ExportRunner>();
     private readonly string _owner = $"{options.NodeName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
 
@@ -22,26 +20,20 @@ public sealed class ExportRunner(GatewayIndex index, GatewayOptions options, ILo
 
     private async Task LoopAsync(DestinationOptions destination, CancellationToken ct)
     {
-        var client = new DicomClient(new DicomClientOptions
-        {
-            Host = destination.Host,
-            Port = destination.Port,
-            CalledAE = destination.AeTitle,
-            CallingAE = destination.CallingAeTitle,
-        }, loggerFactory);
+        await using var sender = DestinationSenders.Create(destination, loggerFactory);
         var leaseMs = (long)(options.Jobs.LeaseSeconds * 1000);
         while (!ct.IsCancellationRequested)
         {
             try
             {
-                var batch = await index.LeaseExportsAsync(destination.Name, _owner, BatchSize, Now(), leaseMs, ct).ConfigureAwait(false);
+                var batch = await index.LeaseExportsAsync(destination.Name, _owner, sender.BatchSize, Now(), leaseMs, ct).ConfigureAwait(false);
                 if (batch.Count == 0)
                 {
                     await Task.Delay(500, ct).ConfigureAwait(false);
                     continue;
                 }
 
-                await SendAsync(client, destination, batch, ct).ConfigureAwait(false);
+                await SendAsync(sender, destination, batch, ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -55,14 +47,14 @@ public sealed class ExportRunner(GatewayIndex index, GatewayOptions options, ILo
         }
     }
 
-    private async Task SendAsync(DicomClient client, DestinationOptions destination, IReadOnlyList<ExportRecord> batch, CancellationToken ct)
+    private async Task SendAsync(IDestinationSender sender, DestinationOptions destination, IReadOnlyList<ExportRecord> batch, CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();
         var attempt = batch.Max(e => e.Attempts);
-        IReadOnlyList<DicomStoreResult> results;
+        IReadOnlyList<ExportOutcome> outcomes;
         try
         {
-            results = await client.StoreAsync(batch.Select(e => e.Path), ct).ConfigureAwait(false);
+            outcomes = await sender.SendAsync(batch, ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -72,15 +64,14 @@ public sealed class ExportRunner(GatewayIndex index, GatewayOptions options, ILo
             return;
         }
 
-        var byPath = batch.ToDictionary(e => e.Path, StringComparer.Ordinal);
-        var sent = results.Where(r => r.Succeeded).Select(r => byPath[r.Path].Id).ToList();
-        var failed = results.Where(r => !r.Succeeded).ToList();
+        var sent = outcomes.Where(o => o.Succeeded).Select(o => o.ExportId).ToList();
+        var failed = outcomes.Where(o => !o.Succeeded).ToList();
         await index.CompleteExportsAsync(sent, Now(), ct).ConfigureAwait(false);
         if (sent.Count > 0) GatewayLog.Exported(_logger, sent.Count, destination.Name, watch.Elapsed.TotalMilliseconds);
         if (failed.Count > 0)
         {
-            var reason = failed[0].Error ?? $"status {failed[0].Status}";
-            await index.FailExportsAsync(failed.Select(r => byPath[r.Path].Id), reason, options.Jobs.MaxAttempts, RetryPolicy.NextAttemptAtMs(options.Jobs, attempt, Now()), Now(), ct).ConfigureAwait(false);
+            var reason = failed[0].Error ?? "refused";
+            await index.FailExportsAsync(failed.Select(o => o.ExportId), reason, options.Jobs.MaxAttempts, RetryPolicy.NextAttemptAtMs(options.Jobs, attempt, Now()), Now(), ct).ConfigureAwait(false);
             GatewayLog.ExportFailed(_logger, failed.Count, destination.Name, attempt, reason);
         }
     }
