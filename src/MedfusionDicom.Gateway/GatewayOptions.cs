@@ -1,3 +1,6 @@
+using System.Security.Cryptography.X509Certificates;
+using MedfusionDicom.Dimse;
+
 namespace MedfusionDicom.Gateway;
 
 /// <summary>The gateway's settings: configuration section "Gateway" (config/appsettings.json, --config FILE, MEDFUSION_Gateway__*).</summary>
@@ -57,11 +60,34 @@ public sealed class AllowedCallerOptions
     public string? Host { get; set; }
 }
 
+/// <summary>DICOM TLS: the SCP's certificate, or for a destination the client certificate it may ask for and the certificates to trust.</summary>
 public sealed class TlsOptions
 {
+    /// <summary>PEM certificate (with KeyPath, or with its key in the same file). Required for the SCP; optional for a destination.</summary>
     public string CertificatePath { get; set; } = "";
     public string? KeyPath { get; set; }
     public bool RequireClientCertificate { get; set; }
+
+    /// <summary>PEM file of the certificates a peer must present (pinned) or chain to; empty: the system's trust store.</summary>
+    public string TrustedCertificatesPath { get; set; } = "";
+
+    /// <summary>The DIMSE layer's TLS settings for these files, for the SCP and for destinations alike.</summary>
+    public DicomTlsOptions ToDicomTlsOptions()
+    {
+        X509Certificate2Collection? trusted = null;
+        if (TrustedCertificatesPath.Length > 0)
+        {
+            trusted = [];
+            trusted.ImportFromPemFile(TrustedCertificatesPath);
+        }
+
+        return new DicomTlsOptions
+        {
+            Certificate = CertificatePath.Length == 0 ? null : X509Certificate2.CreateFromPemFile(CertificatePath, KeyPath),
+            RequireClientCertificate = RequireClientCertificate,
+            TrustedCertificates = trusted,
+        };
+    }
 }
 
 public sealed class HttpEndpointOptions

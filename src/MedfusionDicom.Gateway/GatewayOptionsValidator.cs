@@ -67,6 +67,8 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         }
 
         if (dimse.Tls is { } tls && !File.Exists(tls.CertificatePath)) fail("Dimse:Tls:CertificatePath", $"'{tls.CertificatePath}' does not exist");
+        if (dimse.Tls is { TrustedCertificatesPath.Length: > 0 } pinned && !File.Exists(pinned.TrustedCertificatesPath))
+            fail("Dimse:Tls:TrustedCertificatesPath", $"'{pinned.TrustedCertificatesPath}' does not exist");
     }
 
     private static void ValidateUrl(string url, string key, Action<string, string> fail)
@@ -104,8 +106,14 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
                     if (d.Port is < 1 or > 65535) fail($"Destinations:{i}:Port", $"{d.Port} is not a TCP port");
                     if (!IsAeTitle(d.AeTitle)) fail($"Destinations:{i}:AeTitle", $"'{d.AeTitle}' is not an AE title");
                     if (!IsAeTitle(d.CallingAeTitle)) fail($"Destinations:{i}:CallingAeTitle", $"'{d.CallingAeTitle}' is not an AE title");
-                    // Not silently ignored: an operator who asks for TLS must not get cleartext.
-                    if (d.Tls is not null) fail($"Destinations:{i}:Tls", "DICOM TLS to destinations is not available in this build yet; remove it to send in cleartext");
+                    if (d.Tls is { } tls)
+                    {
+                        if (tls.CertificatePath.Length > 0 && !File.Exists(tls.CertificatePath)) fail($"Destinations:{i}:Tls:CertificatePath", $"'{tls.CertificatePath}' does not exist");
+                        if (tls.KeyPath is { Length: > 0 } key && !File.Exists(key)) fail($"Destinations:{i}:Tls:KeyPath", $"'{key}' does not exist");
+                        if (tls.TrustedCertificatesPath.Length > 0 && !File.Exists(tls.TrustedCertificatesPath))
+                            fail($"Destinations:{i}:Tls:TrustedCertificatesPath", $"'{tls.TrustedCertificatesPath}' does not exist");
+                    }
+
                     break;
                 case DestinationType.DicomWeb:
                     if (!Uri.TryCreate(d.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
 using MedfusionDicom.Dimse;
 using MedfusionDicom.Gateway.Assembly;
 using MedfusionDicom.Gateway.Export;
@@ -110,15 +109,7 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
                 : Index.Database.SharedByNodes ? Path.Combine(data, ".journal", _options.NodeName) : Path.Combine(data, ".journal"),
             BindAddress = IPAddress.Any,
         };
-        if (dimse.Tls is { } tls)
-        {
-            server.Tls = new DicomTlsOptions
-            {
-                Certificate = X509Certificate2.CreateFromPemFile(tls.CertificatePath, tls.KeyPath),
-                RequireClientCertificate = tls.RequireClientCertificate,
-            };
-        }
-
+        server.Tls = dimse.Tls?.ToDicomTlsOptions();
         return server;
     }
 
@@ -137,7 +128,7 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
         foreach (var d in _options.Destinations)
             GatewayLog.Setting(_logger, "destination", d.Type == DestinationType.DicomWeb
                 ? $"{d.Name}: STOW-RS {d.Url}{(d.Headers.Count == 0 ? "" : $" with header(s) {string.Join(", ", d.Headers.Keys)}")}"
-                : $"{d.Name}: {d.Type} {d.AeTitle}@{d.Host}:{d.Port}");
+                : $"{d.Name}: {d.Type} {d.AeTitle}@{d.Host}:{d.Port}{(d.Tls is null ? "" : " (TLS)")}");
         if (_options.Destinations.Count == 0) GatewayLog.Setting(_logger, "destination", "none (results stay in the gateway)");
     }
 }

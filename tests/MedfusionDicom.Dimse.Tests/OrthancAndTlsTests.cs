@@ -49,30 +49,12 @@ public sealed class OrthancAndTlsTests
         }
     }
 
-    /// <summary>A self-signed certificate for 127.0.0.1/localhost, with its key, and both as PEM files for dcmtk.</summary>
-    private static (X509Certificate2 Cert, string CertPem, string KeyPem) Certificate(TempDir dir, string name)
-    {
-        using var rsa = RSA.Create(2048);
-        var request = new CertificateRequest($"CN={name}", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddIpAddress(IPAddress.Loopback);
-        san.AddDnsName("localhost");
-        request.CertificateExtensions.Add(san.Build());
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-        var certPem = Path.Combine(dir.Path, name + ".crt");
-        var keyPem = Path.Combine(dir.Path, name + ".key");
-        File.WriteAllText(certPem, cert.ExportCertificatePem());
-        File.WriteAllText(keyPem, rsa.ExportPkcs8PrivateKeyPem());
-        return (cert, certPem, keyPem);
-    }
-
     [Fact]
     public async Task Tls_StorescuToOurScp_WithClientCertificates_AndAPeerWithoutOneIsRefused()
     {
         using var dir = new TempDir();
-        var server = Certificate(dir, "ourscp");
-        var dcmtk = Certificate(dir, "storescu");
+        var server = TestCertificates.SelfSigned(dir, "ourscp");
+        var dcmtk = TestCertificates.SelfSigned(dir, "storescu");
         await using var scp = await ScpHost.StartAsync(o => o.Tls = new DicomTlsOptions
         {
             Certificate = server.Cert,
@@ -100,8 +82,8 @@ public sealed class OrthancAndTlsTests
     public async Task Tls_OurScuToStorescp_AndAnUntrustedServerIsRefused()
     {
         using var dir = new TempDir();
-        var dcmtk = Certificate(dir, "storescp");
-        var ours = Certificate(dir, "ourscu");
+        var dcmtk = TestCertificates.SelfSigned(dir, "storescp");
+        var ours = TestCertificates.SelfSigned(dir, "ourscu");
         var port = Tools.FreePort();
         var output = dir.Sub("out");
         await using var storescp = new PeerProcess("storescp", ["+tls", dcmtk.KeyPem, dcmtk.CertPem, "+cf", ours.CertPem, "-aet", "DCMTK", "-od", output, "-uf", P(port)]);

@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using MedfusionDicom.Dicom;
 using Microsoft.Extensions.Logging;
@@ -384,4 +386,26 @@ public static class DatasetAssert
     public static Dictionary<string, string> ByInstanceUid(string folder) =>
         DicomClient.ExpandPaths([folder])
             .ToDictionary(f => DicomFile.Open(f).Dataset.GetString(DicomTag.SOPInstanceUID), f => f);
+}
+
+/// <summary>Certificates for the TLS tests.</summary>
+public static class TestCertificates
+{
+    /// <summary>A self-signed certificate for 127.0.0.1/localhost, with its key, and both as PEM files for dcmtk.</summary>
+    public static (X509Certificate2 Cert, string CertPem, string KeyPem) SelfSigned(TempDir dir, string name)
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest($"CN={name}", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(IPAddress.Loopback);
+        san.AddDnsName("localhost");
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        var certPem = Path.Combine(dir.Path, name + ".crt");
+        var keyPem = Path.Combine(dir.Path, name + ".key");
+        File.WriteAllText(certPem, cert.ExportCertificatePem());
+        File.WriteAllText(keyPem, rsa.ExportPkcs8PrivateKeyPem());
+        return (cert, certPem, keyPem);
+    }
 }

@@ -39,7 +39,7 @@ public sealed class OptionsTests
         { "no worker", o => o.Workers.Clear(), "Gateway:Workers: lists no worker" },
         { "bad worker address", o => o.Workers[0].Address = "tcp://x", "Gateway:Workers:0:Address: 'tcp://x' is neither 'embedded' nor an http(s):// URL" },
         { "bad destination port", o => o.Destinations[0].Port = 0, "Gateway:Destinations:0:Port" },
-        { "destination TLS", o => o.Destinations[0].Tls = new TlsOptions { CertificatePath = "/etc/ssl/gw.pem" }, "Gateway:Destinations:0:Tls: DICOM TLS to destinations is not available in this build yet" },
+        { "destination TLS", o => o.Destinations[0].Tls = new TlsOptions { TrustedCertificatesPath = "/etc/ssl/no-such-pacs.pem" }, "Gateway:Destinations:0:Tls:TrustedCertificatesPath: '/etc/ssl/no-such-pacs.pem' does not exist" },
         { "retry range", o => o.Jobs.MaxRetrySeconds = 0.1, "Gateway:Jobs:MaxRetrySeconds" },
         { "bad URL", o => o.DicomWeb.Url = "localhost:8080", "Gateway:DicomWeb:Url" },
         { "PostgreSQL without a connection", o => o.Database.Provider = DatabaseProvider.PostgreSql, "Gateway:Database:ConnectionString: PostgreSql needs a connection string" },

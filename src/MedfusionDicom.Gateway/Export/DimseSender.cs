@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 
 namespace MedfusionDicom.Gateway.Export;
 
-/// <summary>C-STORE SCU: many instances per association, transcoded when the destination does not accept the stored transfer syntax.</summary>
+/// <summary>C-STORE SCU: many instances per association (DICOM TLS when the destination has Tls), transcoded when the destination does not accept the stored transfer syntax.</summary>
 internal sealed class DimseSender(DestinationOptions destination, ILoggerFactory loggerFactory) : IDestinationSender
 {
     private readonly DicomClient _client = new(new DicomClientOptions
@@ -13,6 +13,7 @@ internal sealed class DimseSender(DestinationOptions destination, ILoggerFactory
         Port = destination.Port,
         CalledAE = destination.AeTitle,
         CallingAE = destination.CallingAeTitle,
+        Tls = destination.Tls?.ToDicomTlsOptions(),
     }, loggerFactory);
 
     public int BatchSize => 64;
