@@ -59,9 +59,10 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var files = new InstanceFiles(_options.DataDirectory);
-        var router = new StudyRouter(Index, _options, loggerFactory.CreateLogger<StudyRouter>());
-        var jobs = new JobRunner(Index, new DerivedInstanceWriter(_workers!, files), _options, loggerFactory.CreateLogger<JobRunner>());
-        var exports = new ExportRunner(Index, _options, loggerFactory);
+        var signals = new PipelineSignals();
+        var router = new StudyRouter(Index, _options, signals, loggerFactory.CreateLogger<StudyRouter>());
+        var jobs = new JobRunner(Index, new DerivedInstanceWriter(_workers!, files), _options, signals, loggerFactory.CreateLogger<JobRunner>());
+        var exports = new ExportRunner(Index, _options, signals, loggerFactory);
         var concurrency = Math.Max(1, _options.Workers.Sum(w => w.MaxConcurrency));
         return Task.WhenAll(router.RunAsync(stoppingToken), jobs.RunAsync(concurrency, stoppingToken), exports.RunAsync(stoppingToken));
     }

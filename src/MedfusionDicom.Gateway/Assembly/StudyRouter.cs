@@ -12,7 +12,7 @@ namespace MedfusionDicom.Gateway.Assembly;
 /// every matching route gets a job per instance, in the transaction that marks the instances routed. The state is in
 /// the index, so a restart carries on; an instance that arrives after its study was routed is routed on its own.
 /// </summary>
-public sealed class StudyRouter(GatewayIndex index, GatewayOptions options, ILogger<StudyRouter> logger)
+public sealed class StudyRouter(GatewayIndex index, GatewayOptions options, PipelineSignals signals, ILogger<StudyRouter> logger)
 {
     private readonly IReadOnlyList<RouteMatcher> _routes = options.Routes.Select(r => new RouteMatcher(r)).ToList();
 
@@ -23,7 +23,7 @@ public sealed class StudyRouter(GatewayIndex index, GatewayOptions options, ILog
             try
             {
                 await RouteStableAsync(ct).ConfigureAwait(false);
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(options.Assembly.StableSeconds * 250, 100, 1000)), ct).ConfigureAwait(false);
+                await Task.Delay(await UntilNextPassAsync(ct).ConfigureAwait(false), ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -35,6 +35,20 @@ public sealed class StudyRouter(GatewayIndex index, GatewayOptions options, ILog
                 await Task.Delay(1000, ct).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Until the next study waiting to be routed becomes stable, so that it is routed when its StableSeconds are up
+    /// and not up to a poll interval later; at most a second (new arrivals, other nodes).
+    /// </summary>
+    private async Task<TimeSpan> UntilNextPassAsync(CancellationToken ct)
+    {
+        var stableMs = (long)(options.Assembly.StableSeconds * 1000);
+        var idle = TimeSpan.FromMilliseconds(Math.Clamp(stableMs / 4, 100, 1000));
+        var oldest = await index.OldestUnroutedReceiptAsync(ct).ConfigureAwait(false);
+        if (oldest is null) return idle;
+        var wait = TimeSpan.FromMilliseconds(oldest.Value + stableMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 1);
+        return wait < TimeSpan.FromMilliseconds(10) ? TimeSpan.FromMilliseconds(10) : wait > idle ? idle : wait;
     }
 
     /// <summary>One pass: routes every series of every stable study that has unrouted instances.</summary>
@@ -50,6 +64,7 @@ public sealed class StudyRouter(GatewayIndex index, GatewayOptions options, ILog
             var matched = _routes.Where(r => r.Matches(facts)).Select(r => r.Route.Name).ToList();
             var uids = series.Select(i => i.SopInstanceUid).ToList();
             var claimed = await index.RouteAsync(uids, uids.SelectMany(uid => matched.Select(route => (uid, route))).ToList(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), ct).ConfigureAwait(false);
+            if (claimed > 0 && matched.Count > 0) signals.Jobs.Set();
             if (claimed > 0) GatewayLog.Routed(logger, first.StudyInstanceUid, series.Key, claimed, matched.Count == 0 ? "no route" : string.Join(", ", matched));
         }
     }

@@ -11,7 +11,7 @@ namespace MedfusionDicom.Gateway.Export;
 /// MaxAttempts (an operator can re-drive them). A DIMSE destination gets many instances per association, transcoded
 /// when it does not accept the stored transfer syntax.
 /// </summary>
-public sealed class ExportRunner(GatewayIndex index, GatewayOptions options, ILoggerFactory loggerFactory)
+public sealed class ExportRunner(GatewayIndex index, GatewayOptions options, PipelineSignals signals, ILoggerFactory loggerFactory)
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<ExportRunner>();
     private readonly string _owner = $"{options.NodeName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
@@ -29,7 +29,7 @@ public sealed class ExportRunner(GatewayIndex index, GatewayOptions options, ILo
                 var batch = await index.LeaseExportsAsync(destination.Name, _owner, sender.BatchSize, Now(), leaseMs, ct).ConfigureAwait(false);
                 if (batch.Count == 0)
                 {
-                    await Task.Delay(500, ct).ConfigureAwait(false);
+                    await signals.Exports(destination.Name).WaitAsync(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
                     continue;
                 }
 

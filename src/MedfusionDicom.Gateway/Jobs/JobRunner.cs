@@ -12,9 +12,11 @@ namespace MedfusionDicom.Gateway.Jobs;
 /// asks next. A failure is retried with backoff until MaxAttempts, then the job is dead; input that cannot be
 /// processed (colour on a grayscale model, unreadable pixels, a request the worker refuses) fails at once.
 /// </summary>
-public sealed class JobRunner(GatewayIndex index, DerivedInstanceWriter writer, GatewayOptions options, ILogger<JobRunner> logger)
+public sealed class JobRunner(GatewayIndex index, DerivedInstanceWriter writer, GatewayOptions options, PipelineSignals signals, ILogger<JobRunner> logger)
 {
     private readonly string _owner = $"{options.NodeName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(500);
 
     public async Task RunAsync(int concurrency, CancellationToken ct) =>
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => LoopAsync(ct))).ConfigureAwait(false);
@@ -29,9 +31,11 @@ public sealed class JobRunner(GatewayIndex index, DerivedInstanceWriter writer, 
                 var job = await index.LeaseJobAsync(_owner, Now(), leaseMs, ct).ConfigureAwait(false);
                 if (job is null)
                 {
-                    await Task.Delay(500, ct).ConfigureAwait(false);
+                    await signals.Jobs.WaitAsync(PollInterval, ct).ConfigureAwait(false);
                     continue;
                 }
+
+                signals.Jobs.Set(); // there may be more: another loop looks at once
 
                 await RunJobAsync(job, leaseMs, ct).ConfigureAwait(false);
             }
@@ -64,7 +68,10 @@ public sealed class JobRunner(GatewayIndex index, DerivedInstanceWriter writer, 
         {
             var (result, worker) = await writer.WriteAsync(source, route, running.Token).ConfigureAwait(false);
             if (await index.CompleteJobAsync(job.Id, _owner, result, route.Destinations, Now(), ct).ConfigureAwait(false))
+            {
+                foreach (var destination in route.Destinations) signals.Exports(destination).Set();
                 GatewayLog.JobDone(logger, job.Id, job.SopInstanceUid, route.Name, worker, job.Attempts, watch.Elapsed.TotalMilliseconds, result.SopInstanceUid);
+            }
         }
         catch (UnprocessableInstanceException ex)
         {

@@ -98,6 +98,16 @@ public sealed class GatewayIndex(IndexDatabase database)
             """, new { quietSinceMs }).ConfigureAwait(false)).ToList();
     }
 
+    /// <summary>When the study that has waited longest for routing last received something; null when none waits.</summary>
+    public async Task<long?> OldestUnroutedReceiptAsync(CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct).ConfigureAwait(false);
+        return await connection.ExecuteScalarAsync<long?>("""
+            SELECT MIN(s.last_received_at) FROM studies s
+            WHERE EXISTS (SELECT 1 FROM instances i WHERE i.study_uid = s.study_uid AND i.routed = 0 AND i.derived = 0)
+            """).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Claims the instances for routing and queues their jobs, in one transaction (a job per instance and route, never
     /// twice). An instance that another node routed meanwhile is passed over; returns how many this call claimed.
