@@ -9,7 +9,9 @@
 // associations (no routes, so ingest and the routing pass only; inference of 2048 x 2048 images on a CPU is
 // out of reach of a benchmark run).
 //
-//   dotnet run -c Release --project bench/MedfusionDicom.Bench.Gateway [-- --reps 3 --study-mb 1024]
+// Benchmark 3 (EndToEndBenchmark.cs): the gateway's overhead on a 12-instance DX study from Orthanc and back.
+//
+//   dotnet run -c Release --project bench/MedfusionDicom.Bench.Gateway [-- --reps 3 --study-mb 1024 --stable-seconds 2 --only e2e]
 using System.Diagnostics;
 using static BenchSupport;
 using System.Globalization;
@@ -25,6 +27,22 @@ if (!Directory.Exists(series))
 {
     Console.Error.WriteLine($"bench: the MR series is not at {series}");
     return 1;
+}
+
+var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "all";
+if (only is "all" or "e2e")
+{
+    var stable = Arg("--stable-seconds", 2);
+    var runs = await EndToEndBenchmark.RunAsync(root, reps, stable);
+    Console.WriteLine();
+    Console.WriteLine("| run | release to last ack (s) | StableSeconds | worker computing (s) | gateway overhead (s) | overhead / compute |");
+    Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
+    for (var r = 0; r < runs.Count; r++)
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {r + 1} | {runs[r].TotalS:0.00} | {runs[r].StableS:0} | {runs[r].ComputeS:0.00} | {runs[r].OverheadS:0.00} | {runs[r].OverheadS / runs[r].ComputeS:0.0%} |"));
+    var ratio = Median(runs.Select(r => r.OverheadS / r.ComputeS).ToList());
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Benchmark 3: 12-instance DX study, Orthanc -> gateway -> Orthanc; median overhead / compute {ratio:0.0%} (target <= 10 %); load {LoadAverage()}"));
+    if (only == "e2e") return 0;
 }
 
 var files = Directory.GetFiles(series, "*.dcm").Order(StringComparer.Ordinal).ToArray();
@@ -227,12 +245,5 @@ static async Task WaitForPortAsync(int port)
             await Task.Delay(100);
         }
     }
-}
-
-static int FreePort()
-{
-    using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-    listener.Start();
-    return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
 }
 

@@ -139,6 +139,21 @@ public abstract class IndexContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Concurrent_upserts_are_all_committed_and_a_bad_row_keeps_no_other_out()
+    {
+        var uids = Enumerable.Range(1, 64).Select(n => $"1.2.3.4.{n}").ToList();
+
+        var upserts = uids.Select(uid => Task.Run(() => _index.UpsertInstanceAsync(uid == "1.2.3.4.7" ? Instance(uid) with { SopClassUid = null! } : Instance(uid)))).ToList();
+        var failed = await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => upserts[6]);
+
+        await Task.WhenAll(upserts.Where((_, k) => k != 6));
+        Assert.Contains("sop_class_uid", failed.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(uids.Where(u => u != "1.2.3.4.7").Order(), (await _index.ListInstancesAsync()).Select(i => i.SopInstanceUid).Order());
+        await _index.UpsertInstanceAsync(Instance("1.2.3.4.7")); // the queue carries on after a failure
+        Assert.Equal(64, (await _index.ListInstancesAsync()).Count);
+    }
+
+    [Fact]
     public async Task Routers_racing_over_the_same_instances_queue_each_job_once()
     {
         var uids = Enumerable.Range(1, 30).Select(n => $"1.2.3.4.{n}").ToList();

@@ -40,18 +40,25 @@ public sealed class GatewayIndex(IndexDatabase database)
 
     /// <summary>
     /// Adds or replaces an instance (the same SOP Instance UID replaces its row: one row per instance), records when
-    /// its study last received something, and, for a received instance, marks it for routing.
+    /// its study last received something, and, for a received instance, marks it for routing. Concurrent calls are
+    /// committed together, one transaction and one sync for all of them (<see cref="InstanceCommitQueue"/>); each
+    /// returns once its row is committed.
     /// </summary>
-    public async Task UpsertInstanceAsync(InstanceRecord instance, CancellationToken ct = default)
+    public Task UpsertInstanceAsync(InstanceRecord instance, CancellationToken ct = default)
     {
-        await using var connection = await OpenAsync(ct).ConfigureAwait(false);
-        await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-        await UpsertInstanceAsync(connection, tx, instance).ConfigureAwait(false);
-        await tx.CommitAsync(ct).ConfigureAwait(false);
+        var queue = Volatile.Read(ref _commits);
+        if (queue is null)
+        {
+            var created = new InstanceCommitQueue(Database, UpsertInstanceSql);
+            queue = Interlocked.CompareExchange(ref _commits, created, null) ?? created;
+        }
+
+        return queue.CommitAsync(instance, ct);
     }
 
-    private static Task UpsertInstanceAsync(DbConnection connection, System.Data.Common.DbTransaction tx, InstanceRecord i) =>
-        connection.ExecuteAsync("""
+    private InstanceCommitQueue? _commits;
+
+    internal const string UpsertInstanceSql = """
             INSERT INTO instances (sop_instance_uid, sop_class_uid, study_uid, series_uid, patient_id, patient_name, study_date,
                 study_description, accession_number, modality, series_description, series_number, instance_number, path, size,
                 transfer_syntax, calling_ae, called_ae, received_at, derived, route, routed)
@@ -70,7 +77,9 @@ public sealed class GatewayIndex(IndexDatabase database)
             INSERT INTO studies (study_uid, last_received_at) VALUES (@StudyInstanceUid, @ReceivedAtMs)
             ON CONFLICT (study_uid) DO UPDATE SET last_received_at = CASE WHEN excluded.last_received_at > studies.last_received_at
                 THEN excluded.last_received_at ELSE studies.last_received_at END;
-            """, i, tx);
+            """;
+
+    private static Task UpsertInstanceAsync(DbConnection connection, DbTransaction tx, InstanceRecord i) => connection.ExecuteAsync(UpsertInstanceSql, i, tx);
 
     public async Task<InstanceRecord?> GetInstanceAsync(string sopInstanceUid, CancellationToken ct = default)
     {
