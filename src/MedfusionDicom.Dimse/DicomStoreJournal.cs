@@ -64,6 +64,13 @@ public sealed class DicomStoreJournal : IAsyncDisposable
     /// <summary>Instance files written again from the journal when it was opened (after a crash or power loss).</summary>
     public int Recovered { get; }
 
+    /// <summary>
+    /// Every instance file the journal held when it was opened: acknowledged since the last checkpoint, so what the
+    /// store handler recorded of them (an index row written without a sync of its own) may not have reached the disk
+    /// before a power loss; the application makes sure it has them.
+    /// </summary>
+    public IReadOnlyList<string> JournaledPaths { get; private init; } = [];
+
     /// <summary>The largest instance (whole Part 10 file) that goes through the journal.</summary>
     public int MaxInstanceBytes => _settings.SegmentBytes / 4;
 
@@ -95,6 +102,7 @@ public sealed class DicomStoreJournal : IAsyncDisposable
             foreach (var r in ReadRecords(bytes, epoch.Value)) records.Add((epoch.Value, r.Offset, r.Kind, r.Path, r.Data));
         }
         var recovered = Replay(records.OrderBy(r => r.Epoch).ThenBy(r => r.Offset).Select(r => (r.Kind, r.Path, r.Data)), logger);
+        var journaled = records.Where(r => r.Kind == KindData).Select(r => r.Path).Distinct(StringComparer.Ordinal).ToList();
 
         var segments = new Segment[2];
         var nextEpoch = maxEpoch + 1;
@@ -118,7 +126,7 @@ public sealed class DicomStoreJournal : IAsyncDisposable
         }
         SyncDirectory(directory);
         Log.JournalOpened(logger, directory, segmentBytes, recovered);
-        return new DicomStoreJournal(new Settings(directory, segmentBytes, idleCheckpoint ?? TimeSpan.FromSeconds(1), logger), segments, nextEpoch, recovered);
+        return new DicomStoreJournal(new Settings(directory, segmentBytes, idleCheckpoint ?? TimeSpan.FromSeconds(1), logger), segments, nextEpoch, recovered) { JournaledPaths = journaled };
     }
 
     /// <summary>

@@ -299,9 +299,18 @@ internal sealed class ServerAssociation : DicomAssociation
         {
             var header = await instance.CommitAsync(request.SopClassUid, request.SopInstanceUid, ct).ConfigureAwait(false);
             var elapsed = Stopwatch.GetElapsedTime(op.Started);
-            var stored = new DicomStoredInstance(request, instance.FinalPath, header, instance.DatasetBytes, elapsed);
+            var stored = new DicomStoredInstance(request, instance.FinalPath, header, instance.DatasetBytes, elapsed, instance.Journaled);
             op.Instance = null;
-            var status = await _server.StoreHandler!.InstanceStoredAsync(stored, ct).ConfigureAwait(false);
+            DicomStatus status;
+            try
+            {
+                status = await _server.StoreHandler!.InstanceStoredAsync(stored, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                instance.ReleaseJournalRecord();
+            }
+
             Log.Stored(_server.Logger, Id, Connection.Peer, CallingAE, request.SopInstanceUid, request.SopClassUid, stored.DatasetBytes,
                 elapsed.TotalMilliseconds, stored.Path);
             return (status, null);

@@ -21,7 +21,13 @@ public readonly record struct DicomStoreDecision(string? Path, DicomStatus Statu
 /// <summary>An instance durably written as a Part 10 file at <see cref="Path"/>.</summary>
 /// <param name="Header">The dataset up to (not including) Pixel Data, as stored.</param>
 /// <param name="DatasetBytes">Bytes of the dataset as received (the file adds the preamble and meta group).</param>
-public sealed record DicomStoredInstance(DicomStoreRequest Request, string Path, DicomDataset Header, long DatasetBytes, TimeSpan Elapsed);
+/// <param name="Journaled">
+/// The instance was made durable through the store journal, whose record stays until the handler returns: what the
+/// handler writes without a sync of its own becomes durable with the journal's next checkpoint, and the application
+/// finds the instance in <see cref="DicomStoreJournal.JournaledPaths"/> after a power loss before that. False: the
+/// file was fdatasync'ed in place, and the handler must make its own writes durable.
+/// </param>
+public sealed record DicomStoredInstance(DicomStoreRequest Request, string Path, DicomDataset Header, long DatasetBytes, TimeSpan Elapsed, bool Journaled = false);
 
 /// <summary>
 /// What the C-STORE SCP asks of the application. The SCP streams the dataset to a temporary file next to the chosen
@@ -93,6 +99,18 @@ internal sealed class IncomingInstance : IDisposable
     private bool _committed;
     private bool _syncDirectory;
     private DicomStoreJournal? _journal;
+    private (DicomStoreJournal Journal, DicomStoreJournal.Ticket Ticket)? _heldRecord;
+
+    /// <summary>Whether the instance went through the journal (its file's durability then rests on the journal's checkpoint).</summary>
+    public bool Journaled => _heldRecord is not null;
+
+    /// <summary>Lets the journal checkpoint the instance's record; called once the store handler has returned.</summary>
+    public void ReleaseJournalRecord()
+    {
+        if (_heldRecord is not { } held) return;
+        _heldRecord = null;
+        held.Journal.Completed(held.Ticket);
+    }
 
     private IncomingInstance(string finalPath, string tempPath, FileStream file, long headerLength)
     {
@@ -181,10 +199,15 @@ internal sealed class IncomingInstance : IDisposable
                 File.Move(_tempPath, FinalPath, overwrite: true);
                 _committed = true;
             }
-            finally
+            catch
             {
                 journal.Completed(ticket);
+                throw;
             }
+
+            // Held until the store handler is done with the instance (ReleaseJournalRecord): the checkpoint that
+            // discards the record then also makes durable what the handler wrote.
+            _heldRecord = (journal, ticket);
             return header;
         }
         SyncData(_file);
@@ -229,6 +252,7 @@ internal sealed class IncomingInstance : IDisposable
 
     public void Dispose()
     {
+        ReleaseJournalRecord();
         if (_committed) return;
         _file.Dispose();
         try

@@ -8,7 +8,7 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 1400, Level = LogLevel.Information, Message = "Gateway {What}: {Value}")]
     public static partial void Setting(ILogger logger, string what, string value);
 
-    [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Stored {SopInstanceUid} of study {StudyInstanceUid} series {SeriesInstanceUid} from {CallingAeTitle}")]
+    [LoggerMessage(EventId = 1401, Level = LogLevel.Debug, Message = "Stored {SopInstanceUid} of study {StudyInstanceUid} series {SeriesInstanceUid} from {CallingAeTitle}")]
     public static partial void Stored(ILogger logger, string sopInstanceUid, string studyInstanceUid, string seriesInstanceUid, string callingAeTitle);
 
     [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Storage below {MinimumFreeMegabytes} MB free in {DataDirectory}: instances are refused with A700")]
@@ -43,4 +43,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 1412, Level = LogLevel.Information, Message = "Gave back {Count} lease(s) a previous run left behind")]
     public static partial void LeasesReleased(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 1413, Level = LogLevel.Warning, Message = "Indexed {Count} instance(s) again that the store journal held at start (their index rows were lost, as in a power cut)")]
+    public static partial void ReindexedFromJournal(ILogger logger, int count);
 }

@@ -1,3 +1,5 @@
+using MedfusionDicom.Dicom;
+using MedfusionDicom.Dicom.IO;
 using System.Net;
 using MedfusionDicom.Dimse;
 using MedfusionDicom.Gateway.Assembly;
@@ -39,7 +41,7 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
     {
         var data = Path.GetFullPath(_options.DataDirectory);
         Directory.CreateDirectory(data);
-        _index = GatewayIndex.Open(_options.Database, data);
+        _index = GatewayIndex.Open(_options.Database, data, journaled: DicomStoreJournal.IsSupported);
         await _index.MigrateAsync(cancellationToken).ConfigureAwait(false);
         var released = await _index.ReleaseAllLeasesAsync(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), cancellationToken).ConfigureAwait(false);
         if (released > 0) GatewayLog.LeasesReleased(_logger, released);
@@ -52,6 +54,7 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
         var handler = new GatewayStoreHandler(_index, files, _options.Storage.MinimumFreeMegabytes * 1024 * 1024, loggerFactory.CreateLogger<GatewayStoreHandler>());
         _dimse = new DicomServer(DimseServerOptions(data), handler, loggerFactory);
         await _dimse.StartAsync(cancellationToken).ConfigureAwait(false);
+        await IndexJournaledAsync(_dimse.Journal, files, cancellationToken).ConfigureAwait(false);
         LogSettings(data);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -78,6 +81,26 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
     {
         Interlocked.Exchange(ref _dimse, null)?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         base.Dispose();
+    }
+
+    /// <summary>
+    /// The instances the store journal held at start were acknowledged after their index rows were committed, but
+    /// those commits become durable only with the journal's checkpoint: after a power loss some may be missing. Each
+    /// one the index lacks is indexed again from its file (which the journal has just restored).
+    /// </summary>
+    private async Task IndexJournaledAsync(DicomStoreJournal? journal, InstanceFiles files, CancellationToken ct)
+    {
+        var added = 0;
+        foreach (var path in journal?.JournaledPaths ?? [])
+        {
+            if (!path.StartsWith(files.Root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || !File.Exists(path)) continue;
+            var file = await DicomFile.OpenAsync(path, new DicomReaderOptions { StopBeforeTag = DicomTag.PixelData }, ct).ConfigureAwait(false);
+            var record = GatewayStoreHandler.Describe(file.Dataset, path, new FileInfo(path).Length, file.TransferSyntax.UID.UID, "", "",
+                DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), derived: false, route: null);
+            if (await _index!.IndexIfMissingAsync(record, ct).ConfigureAwait(false)) added++;
+        }
+
+        if (added > 0) GatewayLog.ReindexedFromJournal(_logger, added);
     }
 
     private void CheckRoutesAgainstModels()

@@ -160,4 +160,65 @@ public sealed class StoreJournalTests
         }
         Assert.Equal(bytes, File.ReadAllBytes(path));
     }
+
+    [Fact]
+    public async Task The_journal_names_at_start_every_instance_it_still_held_and_none_it_had_checkpointed()
+    {
+        using var dir = new TempDir();
+        var store = dir.Sub("store");
+        var journal = DicomStoreJournal.Open(dir.Sub("journal"), 1 << 20, idleCheckpoint: TimeSpan.FromHours(1));
+        var checkpointed = Path.Combine(store, "0.dcm");
+        Store(journal, checkpointed, Content(0, 1000));
+        await journal.CheckpointAsync();
+        var held = Enumerable.Range(1, 3).Select(i => Path.Combine(store, $"{i}.dcm")).ToList();
+        foreach (var p in held) Store(journal, p, Content(1, 1000));
+        await journal.AbandonAsync();
+
+        await using var reopened = DicomStoreJournal.Open(Path.Combine(dir.Path, "journal"), 1 << 20);
+
+        Assert.Equal(held.Order(), reopened.JournaledPaths.Order());
+    }
+
+    /// <summary>A store handler that records an instance and then waits until the test lets it answer.</summary>
+    private sealed class BlockingHandler(string store) : IDicomStoreHandler
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public bool? Journaled { get; private set; }
+
+        public ValueTask<DicomStoreDecision> BeginStoreAsync(DicomStoreRequest request, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(DicomStoreDecision.Accept(Path.Combine(store, request.SopInstanceUid + ".dcm")));
+
+        public async ValueTask<DicomStatus> InstanceStoredAsync(DicomStoredInstance instance, CancellationToken cancellationToken)
+        {
+            Journaled = instance.Journaled;
+            Entered.TrySetResult();
+            await Release.Task.WaitAsync(cancellationToken);
+            return DicomStatus.Success;
+        }
+    }
+
+    [Fact]
+    public async Task A_journal_record_is_kept_until_the_store_handler_has_answered()
+    {
+        using var dir = new TempDir();
+        var handler = new BlockingHandler(dir.Sub("store"));
+        await using var server = new DicomServer(new DicomServerOptions
+        {
+            AETitle = ScpHost.AETitle, Port = 0, BindAddress = System.Net.IPAddress.Loopback, JournalDirectory = dir.Sub("journal"),
+        }, handler);
+        await server.StartAsync();
+        var client = new DicomClient(new DicomClientOptions { Host = "127.0.0.1", Port = server.Port, CalledAE = ScpHost.AETitle });
+
+        var storing = client.StoreAsync([Corpus.Pydicom("CT_small.dcm")]);
+        await handler.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var checkpoint = server.Journal!.CheckpointAsync();
+        await Task.Delay(500);
+
+        Assert.False(checkpoint.IsCompleted); // what the handler writes meanwhile is still covered by the record
+        Assert.True(handler.Journaled);
+        handler.Release.SetResult();
+        await checkpoint.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(Assert.Single(await storing).Succeeded);
+    }
 }

@@ -39,6 +39,8 @@ public sealed class GatewayStoreHandler(GatewayIndex index, InstanceFiles files,
         var record = Describe(instance.Header, instance.Path, new FileInfo(instance.Path).Length, instance.Request.TransferSyntax.UID.UID,
             instance.Request.Association.CallingAE, instance.Request.Association.CalledAE, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), derived: false, route: null);
         await index.UpsertInstanceAsync(record, cancellationToken).ConfigureAwait(false);
+        // A journaled instance's row becomes durable with the journal's checkpoint; any other needs its own sync.
+        if (!instance.Journaled) await index.Database.MakeCommitsDurableAsync(cancellationToken).ConfigureAwait(false);
         GatewayLog.Stored(logger, record.SopInstanceUid, record.StudyInstanceUid, record.SeriesInstanceUid, record.CallingAeTitle);
         return DicomStatus.Success;
     }

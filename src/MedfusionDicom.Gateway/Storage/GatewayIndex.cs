@@ -14,7 +14,7 @@ public sealed class GatewayIndex(IndexDatabase database)
     public IndexDatabase Database { get; } = database;
 
     /// <summary>The index the settings name: SQLite (DataDirectory/index.db unless a connection string is given) or PostgreSQL.</summary>
-    public static GatewayIndex Open(DatabaseOptions options, string dataDirectory) => new(IndexDatabase.Create(options, dataDirectory));
+    public static GatewayIndex Open(DatabaseOptions options, string dataDirectory, bool journaled = false) => new(IndexDatabase.Create(options, dataDirectory, journaled));
 
     /// <summary>The embedded default: SQLite at DataDirectory/index.db.</summary>
     public static GatewayIndex ForDataDirectory(string dataDirectory) => Open(new DatabaseOptions(), dataDirectory);
@@ -58,26 +58,49 @@ public sealed class GatewayIndex(IndexDatabase database)
 
     private InstanceCommitQueue? _commits;
 
-    internal const string UpsertInstanceSql = """
-            INSERT INTO instances (sop_instance_uid, sop_class_uid, study_uid, series_uid, patient_id, patient_name, study_date,
-                study_description, accession_number, modality, series_description, series_number, instance_number, path, size,
-                transfer_syntax, calling_ae, called_ae, received_at, derived, route, routed)
-            VALUES (@SopInstanceUid, @SopClassUid, @StudyInstanceUid, @SeriesInstanceUid, @PatientId, @PatientName, @StudyDate,
-                @StudyDescription, @AccessionNumber, @Modality, @SeriesDescription, @SeriesNumber, @InstanceNumber, @Path, @Size,
-                @TransferSyntaxUid, @CallingAeTitle, @CalledAeTitle, @ReceivedAtMs, CASE WHEN @Derived THEN 1 ELSE 0 END, @Route, CASE WHEN @Derived THEN 1 ELSE 0 END)
-            ON CONFLICT (sop_instance_uid) DO UPDATE SET sop_class_uid = excluded.sop_class_uid, study_uid = excluded.study_uid,
-                series_uid = excluded.series_uid, patient_id = excluded.patient_id, patient_name = excluded.patient_name,
-                study_date = excluded.study_date, study_description = excluded.study_description,
-                accession_number = excluded.accession_number, modality = excluded.modality,
-                series_description = excluded.series_description, series_number = excluded.series_number,
-                instance_number = excluded.instance_number, path = excluded.path, size = excluded.size,
-                transfer_syntax = excluded.transfer_syntax, calling_ae = excluded.calling_ae, called_ae = excluded.called_ae,
-                received_at = excluded.received_at, derived = excluded.derived, route = excluded.route,
-                routed = CASE WHEN excluded.derived = 1 THEN 1 ELSE instances.routed END;
-            INSERT INTO studies (study_uid, last_received_at) VALUES (@StudyInstanceUid, @ReceivedAtMs)
-            ON CONFLICT (study_uid) DO UPDATE SET last_received_at = CASE WHEN excluded.last_received_at > studies.last_received_at
-                THEN excluded.last_received_at ELSE studies.last_received_at END;
-            """;
+    private const string InsertInstance = """
+        INSERT INTO instances (sop_instance_uid, sop_class_uid, study_uid, series_uid, patient_id, patient_name, study_date,
+            study_description, accession_number, modality, series_description, series_number, instance_number, path, size,
+            transfer_syntax, calling_ae, called_ae, received_at, derived, route, routed)
+        VALUES (@SopInstanceUid, @SopClassUid, @StudyInstanceUid, @SeriesInstanceUid, @PatientId, @PatientName, @StudyDate,
+            @StudyDescription, @AccessionNumber, @Modality, @SeriesDescription, @SeriesNumber, @InstanceNumber, @Path, @Size,
+            @TransferSyntaxUid, @CallingAeTitle, @CalledAeTitle, @ReceivedAtMs, CASE WHEN @Derived THEN 1 ELSE 0 END, @Route, CASE WHEN @Derived THEN 1 ELSE 0 END)
+        """;
+
+    private const string TouchStudy = """
+        INSERT INTO studies (study_uid, last_received_at) VALUES (@StudyInstanceUid, @ReceivedAtMs)
+        ON CONFLICT (study_uid) DO UPDATE SET last_received_at = CASE WHEN excluded.last_received_at > studies.last_received_at
+            THEN excluded.last_received_at ELSE studies.last_received_at END;
+        """;
+
+    internal const string UpsertInstanceSql = InsertInstance + """
+
+        ON CONFLICT (sop_instance_uid) DO UPDATE SET sop_class_uid = excluded.sop_class_uid, study_uid = excluded.study_uid,
+            series_uid = excluded.series_uid, patient_id = excluded.patient_id, patient_name = excluded.patient_name,
+            study_date = excluded.study_date, study_description = excluded.study_description,
+            accession_number = excluded.accession_number, modality = excluded.modality,
+            series_description = excluded.series_description, series_number = excluded.series_number,
+            instance_number = excluded.instance_number, path = excluded.path, size = excluded.size,
+            transfer_syntax = excluded.transfer_syntax, calling_ae = excluded.calling_ae, called_ae = excluded.called_ae,
+            received_at = excluded.received_at, derived = excluded.derived, route = excluded.route,
+            routed = CASE WHEN excluded.derived = 1 THEN 1 ELSE instances.routed END;
+
+        """ + TouchStudy;
+
+    /// <summary>
+    /// Indexes an instance unless it is indexed already (then its row, perhaps of a newer copy, is left alone): for
+    /// instances the store journal still held at start, whose rows a power loss may have taken.
+    /// </summary>
+    public async Task<bool> IndexIfMissingAsync(InstanceRecord instance, CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+        var added = await connection.ExecuteAsync(InsertInstance + "\nON CONFLICT (sop_instance_uid) DO NOTHING", instance, tx).ConfigureAwait(false) == 1;
+        if (added) await connection.ExecuteAsync(TouchStudy, instance, tx).ConfigureAwait(false);
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        return added;
+    }
+
 
     private static Task UpsertInstanceAsync(DbConnection connection, DbTransaction tx, InstanceRecord i) => connection.ExecuteAsync(UpsertInstanceSql, i, tx);
 

@@ -27,9 +27,18 @@ public abstract class IndexDatabase
     /// <summary>Held while migrations run, so that nodes starting together upgrade the schema once.</summary>
     internal abstract Task<IAsyncDisposable> LockSchemaAsync(DbConnection connection, CancellationToken ct);
 
-    public static IndexDatabase Create(DatabaseOptions options, string dataDirectory) => options.Provider switch
+    /// <summary>Makes every commit so far durable, where commits do not sync on their own.</summary>
+    public virtual Task MakeCommitsDurableAsync(CancellationToken ct) => Task.CompletedTask;
+
+    /// <param name="journaled">
+    /// The DIMSE store journal covers the data directory: an SQLite index in it (the default place) then commits without
+    /// a sync of its own, since the journal's checkpoint (syncfs) makes those commits durable too, and the gateway
+    /// re-indexes what the journal still held at start.
+    /// </param>
+    public static IndexDatabase Create(DatabaseOptions options, string dataDirectory, bool journaled = false) => options.Provider switch
     {
-        DatabaseProvider.Sqlite => new SqliteIndexDatabase(options.ConnectionString.Length > 0 ? options.ConnectionString : $"Data Source={Path.Combine(dataDirectory, "index.db")}"),
+        DatabaseProvider.Sqlite => options.ConnectionString.Length > 0 ? new SqliteIndexDatabase(options.ConnectionString)
+            : new SqliteIndexDatabase($"Data Source={Path.Combine(dataDirectory, "index.db")}", syncEachCommit: !journaled),
         DatabaseProvider.PostgreSql => new PostgreSqlIndexDatabase(options.ConnectionString),
         _ => throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "unknown database provider"),
     };
@@ -47,9 +56,13 @@ public sealed class SqliteIndexDatabase : IndexDatabase
     private readonly string _connectionString;
     private readonly string _file;
 
+    private readonly bool _syncEachCommit;
+
     /// <param name="connectionString">A Microsoft.Data.Sqlite connection string (Data Source=FILE).</param>
-    public SqliteIndexDatabase(string connectionString)
+    /// <param name="syncEachCommit">synchronous=FULL; false: NORMAL, for an index whose durability the store journal's checkpoint provides.</param>
+    public SqliteIndexDatabase(string connectionString, bool syncEachCommit = true)
     {
+        _syncEachCommit = syncEachCommit;
         var builder = new SqliteConnectionStringBuilder(connectionString) { Pooling = true, DefaultTimeout = 30 };
         _connectionString = builder.ToString();
         _file = builder.DataSource;
@@ -67,9 +80,20 @@ public sealed class SqliteIndexDatabase : IndexDatabase
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(ct).ConfigureAwait(false);
         // busy_timeout: a writer waits for another instead of failing at once; synchronous=FULL: a commit is on disk
-        // before it returns, since an acknowledged C-STORE depends on it.
-        await connection.ExecuteAsync("PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").ConfigureAwait(false);
+        // before it returns, since an acknowledged C-STORE depends on it (NORMAL where the store journal covers that).
+        await connection.ExecuteAsync($"PRAGMA busy_timeout = 30000; PRAGMA synchronous = {(_syncEachCommit ? "FULL" : "NORMAL")}; PRAGMA foreign_keys = ON;").ConfigureAwait(false);
         return connection;
+    }
+
+    /// <summary>With synchronous=NORMAL, an fsync of the write-ahead log: the commits in it are then durable.</summary>
+    public override async Task MakeCommitsDurableAsync(CancellationToken ct)
+    {
+        if (_syncEachCommit || _file is not { Length: > 0 } || _file == ":memory:") return;
+        var wal = _file + "-wal";
+        if (!File.Exists(wal)) return;
+        // fsync works on the file, not on the descriptor: a descriptor of our own syncs what SQLite wrote through its own.
+        await using var log = new FileStream(wal, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        await Task.Run(() => log.Flush(flushToDisk: true), ct).ConfigureAwait(false);
     }
 
     internal override async Task<IAsyncDisposable> LockSchemaAsync(DbConnection connection, CancellationToken ct)
