@@ -119,6 +119,12 @@ public sealed class WorkerEndpointOptions
     /// </summary>
     public int Niceness { get; set; } = 19;
 
+    /// <summary>
+    /// Embedded worker only: the working memory one forward pass may take (Worker:Tiling:MemoryBudgetMegabytes); a
+    /// larger image is tiled. Small by default, since the gateway shares its process with ingest and exports.
+    /// </summary>
+    public long MemoryBudgetMegabytes { get; set; } = 256;
+
     public bool IsEmbedded => string.Equals(Address, "embedded", StringComparison.OrdinalIgnoreCase);
 }
 

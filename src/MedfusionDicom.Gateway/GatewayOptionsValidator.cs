@@ -89,6 +89,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
                 fail($"Workers:{i}:Address", $"'{w.Address}' is neither 'embedded' nor an http(s):// URL");
             if (w.MaxConcurrency < 1) fail($"Workers:{i}:MaxConcurrency", "must be at least 1");
             if (w.Niceness is < 0 or > 19) fail($"Workers:{i}:Niceness", $"{w.Niceness} is not a nice value (0 to 19)");
+            if (w.MemoryBudgetMegabytes < 16) fail($"Workers:{i}:MemoryBudgetMegabytes", $"{w.MemoryBudgetMegabytes} MB is too small a working memory (16 or more)");
         }
     }
 

@@ -5,6 +5,7 @@ using MedfusionDicom.Grpc.Client;
 using MedfusionDicom.Worker;
 using MedfusionDicom.Worker.Models;
 using MedfusionDicom.Worker.Scheduling;
+using MedfusionDicom.Imaging;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -67,6 +68,7 @@ public sealed class WorkerPool : IAsyncDisposable
                     Port = 0,
                     ModelsDirectory = modelsDirectory,
                     Scheduler = new SchedulerOptions { DynamicBatching = false, Niceness = worker.Niceness },
+                    Tiling = new TilingOptions { MemoryBudgetMegabytes = worker.MemoryBudgetMegabytes },
                 });
                 var host = new WorkerHost(options, [new DiffusionModelLoader(options.Value.Tiling, options.Value.Device)], _loggerFactory);
                 _embedded.Add(host);
