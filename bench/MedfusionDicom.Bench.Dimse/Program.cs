@@ -44,7 +44,7 @@ try
     {
         File.WriteAllText(gatewaySettings, $$"""
             { "Gateway": { "DataDirectory": "{{Path.Combine(work, "gateway")}}", "ModelsDirectory": "{{gatewayModels}}", "Routes": [],
-              "Dimse": { "Port": {{port}}, "AeTitle": "MEDFUSION" }, "Storage": { "MinimumFreeMegabytes": 0 } } }
+              "Dimse": { "Port": {{port}}, "AeTitle": "MEDFUSION" }, "DicomWeb": { "Url": "" }, "Storage": { "MinimumFreeMegabytes": 0 } } }
             """);
         return ("dotnet", [cli, "gateway", "--config", gatewaySettings]);
     }, "MEDFUSION", countFiles: dir => Directory.Exists(Path.Combine(dir, "instances")) ? Directory.GetFiles(Path.Combine(dir, "instances"), "*.dcm", SearchOption.AllDirectories).Length : 0);

@@ -44,6 +44,7 @@ internal static class EndToEndBenchmark
                 ModelsDirectory = models,
                 NodeName = "bench",
                 Dimse = new DimseOptions { Port = gatewayPort },
+                DicomWeb = new DicomWebOptions { Url = "" },
                 Assembly = new AssemblyOptions { StableSeconds = stableSeconds },
                 Workers = [new WorkerEndpointOptions { Name = "embedded", Address = "embedded", MaxConcurrency = 2 }],
                 Destinations = [new DestinationOptions { Name = "pacs", Host = "127.0.0.1", Port = orthancPort, AeTitle = "ORTHANC" }],

@@ -89,7 +89,7 @@ async Task<(int Instances, double PeakMb, double HwmMb, double Seconds)> PeakRss
         // default memory budget) and its derived instance written and indexed.
         File.WriteAllText(settings, $$"""
             { "Gateway": { "DataDirectory": "{{data}}", "ModelsDirectory": "{{models}}",
-              "Dimse": { "Port": {{port}} }, "Assembly": { "StableSeconds": 1 }, "Storage": { "MinimumFreeMegabytes": 0 },
+              "Dimse": { "Port": {{port}} }, "DicomWeb": { "Url": "" }, "Assembly": { "StableSeconds": 1 }, "Storage": { "MinimumFreeMegabytes": 0 },
               "Routes": [ { "Name": "big", "Match": { "Modality": [ "MR" ] }, "Pipeline": { "Task": "denoise", "Model": "cdiff-cxr-denoise", "Steps": 1 } } ] } }
             """);
         var files = BigStudy(Path.Combine(work, "big"), megabytes / 8);
@@ -146,7 +146,7 @@ async Task<(double Idle, double Busy)> MeasureAsync(int niceness)
         var data = Path.Combine(work, "data");
         var settings = Path.Combine(work, "gateway.json");
         File.WriteAllText(settings, $$"""
-            { "Gateway": { "DataDirectory": "{{data}}", "ModelsDirectory": "{{models}}", "Dimse": { "Port": {{port}} },
+            { "Gateway": { "DataDirectory": "{{data}}", "ModelsDirectory": "{{models}}", "Dimse": { "Port": {{port}} }, "DicomWeb": { "Url": "" },
               "Assembly": { "StableSeconds": 1 }, "Storage": { "MinimumFreeMegabytes": 0 },
               "Workers": [ { "Name": "embedded", "Address": "embedded", "MaxConcurrency": 2, "Niceness": {{niceness}} } ],
               "Routes": [ { "Name": "busy", "Match": { "PatientID": [ "BUSY" ] }, "Pipeline": { "Task": "denoise", "Model": "cdiff-cxr-denoise", "Steps": 200 } } ] } }

@@ -44,9 +44,12 @@ public sealed partial class DicomUID : IEquatable<DicomUID>
     public bool IsRetired { get; }
     public string Keyword { get; }
 
-    /// <summary>True for the storage SOP classes (the ones a C-STORE SCP accepts).</summary>
+    /// <summary>True for the storage SOP classes (the ones a C-STORE SCP accepts). A DICOMDIR (Media Storage Directory Storage) describes a file-set and is never stored as an instance.</summary>
     public bool IsImageStorage => Type == DicomUidType.SOPClass && Name.Contains("Storage", StringComparison.Ordinal)
-        && !Name.Contains("Commitment", StringComparison.Ordinal) && !Name.Contains("Storage Management", StringComparison.Ordinal);
+        && !Name.Contains("Commitment", StringComparison.Ordinal) && !Name.Contains("Storage Management", StringComparison.Ordinal)
+        && UID != MediaStorageDirectoryStorageUid;
+
+    private const string MediaStorageDirectoryStorageUid = "1.2.840.10008.1.3.10";
 
     public static DicomUID ImplementationClassUid => new(ImplementationClassUidValue, "MedfusionDicom Implementation Class", DicomUidType.Other);
 

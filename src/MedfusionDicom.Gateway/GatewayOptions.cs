@@ -22,7 +22,7 @@ public sealed class GatewayOptions
 
     public DatabaseOptions Database { get; set; } = new();
     public DimseOptions Dimse { get; set; } = new();
-    public HttpEndpointOptions DicomWeb { get; set; } = new() { Url = "http://127.0.0.1:8080/dicomweb" };
+    public DicomWebOptions DicomWeb { get; set; } = new();
     public HttpEndpointOptions Grpc { get; set; } = new() { Url = "http://127.0.0.1:50051" };
     public AssemblyOptions Assembly { get; set; } = new();
     public List<WorkerEndpointOptions> Workers { get; set; } = [];
@@ -95,6 +95,17 @@ public sealed class HttpEndpointOptions
     /// <summary>Empty turns the endpoint off.</summary>
     public string Url { get; set; } = "";
     public TlsOptions? Tls { get; set; }
+}
+
+/// <summary>The DICOMweb service: Url's path is the service root (STOW-RS at Url/studies).</summary>
+public sealed class DicomWebOptions
+{
+    /// <summary>Empty turns the service off; port 0 picks a free one.</summary>
+    public string Url { get; set; } = "http://127.0.0.1:8080/dicomweb";
+    public TlsOptions? Tls { get; set; }
+
+    /// <summary>A request body larger than this is refused (413).</summary>
+    public long MaxRequestMegabytes { get; set; } = 2048;
 }
 
 public sealed class AssemblyOptions

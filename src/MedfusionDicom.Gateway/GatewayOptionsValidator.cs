@@ -23,6 +23,9 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Fail("NodeName", $"'{options.NodeName}' must be up to 64 letters, digits, '-', '_' or '.'");
         ValidateDimse(options.Dimse, Fail);
         ValidateUrl(options.DicomWeb.Url, "DicomWeb:Url", Fail);
+        if (options.DicomWeb.MaxRequestMegabytes < 1) Fail("DicomWeb:MaxRequestMegabytes", "must be at least 1");
+        if (options.DicomWeb.Url.StartsWith("https:", StringComparison.OrdinalIgnoreCase) != options.DicomWeb.Tls is not null)
+            Fail("DicomWeb:Tls", "an https:// Url needs Tls (CertificatePath, KeyPath), and Tls needs an https:// Url");
         ValidateUrl(options.Grpc.Url, "Grpc:Url", Fail);
         if (!double.IsFinite(options.Assembly.StableSeconds) || options.Assembly.StableSeconds < 0) Fail("Assembly:StableSeconds", "must be 0 or more seconds");
         ValidateWorkers(options.Workers, Fail);

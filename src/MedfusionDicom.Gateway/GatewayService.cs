@@ -30,6 +30,10 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
     private GatewayIndex? _index;
     private WorkerPool? _workers;
     private DicomServer? _dimse;
+    private DicomWeb.DicomWebServer? _dicomWeb;
+
+    /// <summary>The DICOMweb service's root URL, once started; null when it is off.</summary>
+    public Uri? DicomWebUrl => _dicomWeb?.Url;
 
     /// <summary>The index, once started (tests and operator verbs read it).</summary>
     public GatewayIndex Index => _index ?? throw new InvalidOperationException("the gateway has not started");
@@ -55,6 +59,8 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
         _dimse = new DicomServer(DimseServerOptions(data), handler, loggerFactory);
         await _dimse.StartAsync(cancellationToken).ConfigureAwait(false);
         await IndexJournaledAsync(_dimse.Journal, files, cancellationToken).ConfigureAwait(false);
+        if (!string.IsNullOrEmpty(_options.DicomWeb.Url))
+            _dicomWeb = await DicomWeb.DicomWebServer.StartAsync(_options, _index, files, loggerFactory, cancellationToken).ConfigureAwait(false);
         LogSettings(data);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -73,6 +79,7 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_dimse is not null) await _dimse.StopAsync().ConfigureAwait(false);
+        if (_dicomWeb is not null) await _dicomWeb.DisposeAsync().ConfigureAwait(false);
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         if (_workers is not null) await _workers.DisposeAsync().ConfigureAwait(false);
     }
@@ -140,7 +147,7 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
     private void LogSettings(string data)
     {
         GatewayLog.Setting(_logger, "DIMSE", $"{_options.Dimse.AeTitle}@{_dimse!.Port}{(_options.Dimse.Tls is null ? "" : " (TLS)")}");
-        GatewayLog.Setting(_logger, "DICOMweb", string.IsNullOrEmpty(_options.DicomWeb.Url) ? "off" : $"{_options.DicomWeb.Url} (not served by this build yet)");
+        GatewayLog.Setting(_logger, "DICOMweb", _dicomWeb is null ? "off" : $"{_dicomWeb.Url} (STOW-RS; QIDO-RS and WADO-RS not served by this build yet)");
         GatewayLog.Setting(_logger, "gRPC API", string.IsNullOrEmpty(_options.Grpc.Url) ? "off" : $"{_options.Grpc.Url} (not served by this build yet)");
         GatewayLog.Setting(_logger, "database", Index.Database.Description);
         GatewayLog.Setting(_logger, "node", _options.NodeName);

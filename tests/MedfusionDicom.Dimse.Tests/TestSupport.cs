@@ -232,7 +232,7 @@ public sealed class Orthanc : IAsyncDisposable
 
     /// <param name="modalities">Name to (AE title, port on 127.0.0.1) of the peers Orthanc may send to.</param>
     /// <param name="dicomWeb">Load Debian's orthanc-dicomweb plugin, serving <see cref="DicomWebUrl"/>.</param>
-    public async Task StartAsync(IReadOnlyDictionary<string, (string AeTitle, int Port)> modalities, bool dicomWeb = false)
+    public async Task StartAsync(IReadOnlyDictionary<string, (string AeTitle, int Port)> modalities, bool dicomWeb = false, IReadOnlyDictionary<string, string>? dicomWebServers = null)
     {
         var config = new Dictionary<string, object>
         {
@@ -247,7 +247,13 @@ public sealed class Orthanc : IAsyncDisposable
             ["DicomModalities"] = modalities.ToDictionary(m => m.Key, m => new object[] { m.Value.AeTitle, "127.0.0.1", m.Value.Port }),
             ["Plugins"] = dicomWeb ? new[] { "/usr/share/orthanc/plugins/libOrthancDicomWeb.so" } : Array.Empty<string>(),
         };
-        if (dicomWeb) config["DicomWeb"] = new Dictionary<string, object> { ["Enable"] = true, ["Root"] = "/dicom-web/" };
+        if (dicomWeb)
+            config["DicomWeb"] = new Dictionary<string, object>
+            {
+                ["Enable"] = true, ["Root"] = "/dicom-web/",
+                // Name to root URL of the DICOMweb servers Orthanc may send to (its STOW-RS client: /dicom-web/servers/NAME/stow).
+                ["Servers"] = (dicomWebServers ?? new Dictionary<string, string>()).ToDictionary(s => s.Key, s => (object)new[] { s.Value }),
+            };
         var path = Path.Combine(_dir.Path, "orthanc.json");
         await File.WriteAllTextAsync(path, JsonSerializer.Serialize(config));
         _process = new PeerProcess("/usr/sbin/Orthanc", [path], _dir.Path);

@@ -1,0 +1,69 @@
+using System.Net;
+using MedfusionDicom.Gateway.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace MedfusionDicom.Gateway.DicomWeb;
+
+/// <summary>
+/// The gateway's DICOMweb service on Kestrel at Gateway:DicomWeb:Url, whose path is the service root (the default
+/// http://127.0.0.1:8080/dicomweb serves /dicomweb/studies). This build serves STOW-RS.
+/// </summary>
+public sealed class DicomWebServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private DicomWebServer(WebApplication app, Uri url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    /// <summary>Where it listens (with the port Kestrel picked when the settings say 0), without a trailing slash.</summary>
+    public Uri Url { get; }
+
+    public static async Task<DicomWebServer> StartAsync(GatewayOptions options, GatewayIndex index, InstanceFiles files, ILoggerFactory loggerFactory, CancellationToken ct)
+    {
+        var configured = new Uri(options.DicomWeb.Url);
+        var root = configured.AbsolutePath.TrimEnd('/');
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggerFactory);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = options.DicomWeb.MaxRequestMegabytes * 1024 * 1024;
+            var address = configured.IsLoopback && configured.Host == "localhost" ? IPAddress.Loopback
+                : IPAddress.TryParse(configured.Host, out var ip) ? ip : IPAddress.Any;
+            kestrel.Listen(address, configured.Port, listen =>
+            {
+                if (options.DicomWeb.Tls is { } tls) listen.UseHttps(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(tls.CertificatePath, tls.KeyPath));
+            });
+        });
+        var app = builder.Build();
+        var logger = loggerFactory.CreateLogger<DicomWebServer>();
+        string? publicRoot = null;
+        var stow = new Lazy<StowRsIngest>(() => new StowRsIngest(index, files, options.Storage.MinimumFreeMegabytes * 1024 * 1024, publicRoot!, logger));
+        app.MapPost(root + "/studies", (HttpContext context) => stow.Value.HandleAsync(context, null));
+        app.MapPost(root + "/studies/{study}", (HttpContext context, string study) => stow.Value.HandleAsync(context, study));
+        await app.StartAsync(ct).ConfigureAwait(false);
+
+        var bound = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        var url = new UriBuilder(configured) { Port = bound.Port, Path = root }.Uri;
+        publicRoot = url.ToString().TrimEnd('/');
+        DicomWebLog.Listening(logger, publicRoot);
+        if (!configured.IsLoopback && !(IPAddress.TryParse(configured.Host, out var host) && IPAddress.IsLoopback(host)))
+            DicomWebLog.OpenWithoutAuthentication(logger, publicRoot);
+        return new DicomWebServer(app, url);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+}
