@@ -12,7 +12,7 @@ namespace MedfusionDicom.Gateway.DicomWeb;
 
 /// <summary>
 /// The gateway's DICOMweb service on Kestrel at Gateway:DicomWeb:Url, whose path is the service root (the default
-/// http://127.0.0.1:8080/dicomweb serves /dicomweb/studies). This build serves STOW-RS.
+/// http://127.0.0.1:8080/dicomweb serves /dicomweb/studies). This build serves STOW-RS and QIDO-RS.
 /// </summary>
 public sealed class DicomWebServer : IAsyncDisposable
 {
@@ -50,6 +50,14 @@ public sealed class DicomWebServer : IAsyncDisposable
         var stow = new Lazy<StowRsIngest>(() => new StowRsIngest(index, files, options.Storage.MinimumFreeMegabytes * 1024 * 1024, publicRoot!, logger));
         app.MapPost(root + "/studies", (HttpContext context) => stow.Value.HandleAsync(context, null));
         app.MapPost(root + "/studies/{study}", (HttpContext context, string study) => stow.Value.HandleAsync(context, study));
+        var qido = new QidoRs(index, () => publicRoot!);
+        app.MapGet(root + "/studies", (HttpContext context) => qido.HandleAsync(context, QueryLevel.Study, null, null));
+        app.MapGet(root + "/series", (HttpContext context) => qido.HandleAsync(context, QueryLevel.Series, null, null));
+        app.MapGet(root + "/instances", (HttpContext context) => qido.HandleAsync(context, QueryLevel.Instance, null, null));
+        app.MapGet(root + "/studies/{study}/series", (HttpContext context, string study) => qido.HandleAsync(context, QueryLevel.Series, study, null));
+        app.MapGet(root + "/studies/{study}/instances", (HttpContext context, string study) => qido.HandleAsync(context, QueryLevel.Instance, study, null));
+        app.MapGet(root + "/studies/{study}/series/{series}/instances", (HttpContext context, string study, string series) =>
+            qido.HandleAsync(context, QueryLevel.Instance, study, series));
         await app.StartAsync(ct).ConfigureAwait(false);
 
         var bound = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());

@@ -22,6 +22,15 @@ public abstract class IndexDatabase
     /// <summary>Appended to the row choice of a lease, so that concurrent takers on other nodes pass over each other's rows.</summary>
     internal abstract string SkipLockedRows { get; }
 
+    /// <summary>The distinct values of a text column of a group, joined by backslashes (a multi-valued DICOM string).</summary>
+    internal abstract string DistinctJoin(string column);
+
+    /// <summary>A case-sensitive DICOM wildcard match (* any run, ? one character) of a column against a parameter.</summary>
+    internal abstract string WildcardMatch(string column, string parameter);
+
+    /// <summary>The parameter value for <see cref="WildcardMatch"/> of a DICOM pattern.</summary>
+    internal abstract string WildcardPattern(string dicomPattern);
+
     public abstract Task<DbConnection> OpenAsync(CancellationToken ct);
 
     /// <summary>Held while migrations run, so that nodes starting together upgrade the schema once.</summary>
@@ -74,6 +83,10 @@ public sealed class SqliteIndexDatabase : IndexDatabase
     public override bool SharedByNodes => false;
     internal override IReadOnlyList<string> Migrations => IndexSchema.Sqlite;
     internal override string SkipLockedRows => ""; // SQLite has one writer at a time: a lease's UPDATE already runs alone
+    internal override string DistinctJoin(string column) => $"REPLACE(GROUP_CONCAT(DISTINCT {column}), ',', '\\')";
+    // GLOB is case-sensitive and takes * and ? as DICOM does; [ is its only other special character.
+    internal override string WildcardMatch(string column, string parameter) => $"{column} GLOB {parameter}";
+    internal override string WildcardPattern(string dicomPattern) => dicomPattern.Replace("[", "[[]", StringComparison.Ordinal);
 
     public override async Task<DbConnection> OpenAsync(CancellationToken ct)
     {
@@ -123,6 +136,11 @@ public sealed class PostgreSqlIndexDatabase : IndexDatabase
     public override bool SharedByNodes => true;
     internal override IReadOnlyList<string> Migrations => IndexSchema.PostgreSql;
     internal override string SkipLockedRows => " FOR UPDATE SKIP LOCKED";
+    internal override string DistinctJoin(string column) => $"STRING_AGG(DISTINCT {column}, '\\')";
+    internal override string WildcardMatch(string column, string parameter) => $"{column} LIKE {parameter} ESCAPE '!'";
+    internal override string WildcardPattern(string dicomPattern) =>
+        dicomPattern.Replace("!", "!!", StringComparison.Ordinal).Replace("%", "!%", StringComparison.Ordinal).Replace("_", "!_", StringComparison.Ordinal)
+            .Replace('*', '%').Replace('?', '_');
 
     public override async Task<DbConnection> OpenAsync(CancellationToken ct) => await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
 

@@ -1,0 +1,103 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using MedfusionDicom.Dicom;
+using MedfusionDicom.Dimse.Tests;
+
+namespace MedfusionDicom.Gateway.Tests;
+
+/// <summary>QIDO-RS against Orthanc's DICOMweb plugin holding the same instances: the same searches, the same answers.</summary>
+public sealed class QidoRsTests
+{
+    /// <summary>What servers may answer differently without either being wrong: the URLs point at each server, and availability and character sets are each server's own.</summary>
+    private static readonly HashSet<string> ServerSpecific = ["00081190", "00080056", "00080005", "00081030"];
+
+    private static async Task<(GatewayRun Gateway, Orthanc Orthanc, IReadOnlyList<string> Files)> LoadBothAsync()
+    {
+        var gateway = await GatewayRun.StartAsync(o =>
+        {
+            o.DicomWeb.Url = $"http://127.0.0.1:{Tools.FreePort()}/dicomweb";
+            o.Routes[0].Match = new() { ["Modality"] = ["NONE"] }; // no derived series: the two servers hold the same instances
+        });
+        var orthanc = new Orthanc();
+        await orthanc.StartAsync(new Dictionary<string, (string, int)>(), dicomWeb: true);
+        var files = TestSeries.Mr(gateway.Dir, 3).Append(Corpus.Pydicom("CT_small.dcm")).ToList();
+        Assert.Equal(0, (await gateway.StoreScuAsync(files)).ExitCode);
+        foreach (var f in files) Assert.True((await orthanc.Http.PostAsync("instances", new ByteArrayContent(await File.ReadAllBytesAsync(f)))).IsSuccessStatusCode);
+        return (gateway, orthanc, files);
+    }
+
+    private static async Task<JsonArray> QueryAsync(HttpClient http, string url)
+    {
+        var answer = await http.GetAsync(url);
+        Assert.True(answer.IsSuccessStatusCode, $"{url}: {(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
+        var text = await answer.Content.ReadAsStringAsync();
+        return text.Length == 0 ? [] : JsonNode.Parse(text)!.AsArray();
+    }
+
+    private static string Uid(JsonNode result, string tag) => result[tag]!["Value"]![0]!.GetValue<string>();
+
+    [Fact]
+    public async Task Searches_at_every_level_answer_as_Orthanc_does_for_every_attribute_both_return()
+    {
+        var (gateway, orthanc, files) = await LoadBothAsync();
+        await using var _ = gateway;
+        await using var __ = orthanc;
+        using var http = new HttpClient();
+        var mr = DicomFile.Open(files[0]).Dataset;
+        var (study, series, patient) = (mr.GetString(DicomTag.StudyInstanceUID), mr.GetString(DicomTag.SeriesInstanceUID), mr.GetString(DicomTag.PatientID));
+        string[] queries =
+        [
+            "studies", $"studies?PatientID={patient}", $"studies?00100020={patient}", "studies?StudyDate=19000101-20991231", "studies?ModalitiesInStudy=CT",
+            $"studies?PatientName={Uri.EscapeDataString(mr.GetString(DicomTag.PatientName)[..3])}*", "series?Modality=MR", $"studies/{study}/series",
+            $"studies/{study}/series/{series}/instances", $"studies/{study}/instances", "instances?SOPClassUID=1.2.840.10008.5.1.4.1.1.2",
+        ];
+        var compared = 0;
+        foreach (var query in queries)
+        {
+            var ours = await QueryAsync(http, $"{gateway.Options.DicomWeb.Url}/{query}");
+            var theirs = await QueryAsync(http, $"{orthanc.DicomWebUrl}/{query}");
+            var key = query.Contains("instances", StringComparison.Ordinal) ? "00080018" : query.StartsWith("series", StringComparison.Ordinal) || query.EndsWith("/series", StringComparison.Ordinal) ? "0020000E" : "0020000D";
+            Assert.True(ours.Count > 0, $"{query}: no results");
+            Assert.Equal(theirs.Select(r => Uid(r!, key)).Order(), ours.Select(r => Uid(r!, key)).Order());
+            foreach (var result in ours)
+            {
+                var peer = theirs.Single(t => Uid(t!, key) == Uid(result!, key))!.AsObject();
+                foreach (var (tag, value) in result!.AsObject())
+                {
+                    if (ServerSpecific.Contains(tag) || !peer.TryGetPropertyValue(tag, out var other) || other?["Value"] is null) continue;
+                    Assert.True(JsonNode.DeepEquals(value!["Value"], other["Value"]), $"{query}: {tag} is {value["Value"]!.ToJsonString()} here, {other["Value"]!.ToJsonString()} in Orthanc");
+                    compared++;
+                }
+            }
+        }
+
+        Assert.True(compared > 50, $"only {compared} values compared");
+    }
+
+    [Fact]
+    public async Task Limit_offset_and_unsupported_parameters_behave_and_bad_values_are_400()
+    {
+        var (gateway, orthanc, _) = await LoadBothAsync();
+        await using var _g = gateway;
+        await using var _o = orthanc;
+        using var http = new HttpClient();
+        var root = gateway.Options.DicomWeb.Url;
+
+        var all = await QueryAsync(http, $"{root}/instances");
+        var page = await QueryAsync(http, $"{root}/instances?limit=2&offset=1");
+        Assert.Equal(4, all.Count);
+        Assert.Equal(all.Skip(1).Take(2).Select(r => Uid(r!, "00080018")), page.Select(r => Uid(r!, "00080018")));
+
+        var fuzzy = await http.GetAsync($"{root}/studies?fuzzymatching=true&PatientSex=M");
+        Assert.Equal(HttpStatusCode.OK, fuzzy.StatusCode);
+        Assert.Contains("fuzzymatching, PatientSex", fuzzy.Headers.GetValues("Warning").Single(), StringComparison.Ordinal);
+
+        foreach (var bad in new[] { "studies?StudyDate=2020'; DROP TABLE instances;--", "studies?StudyInstanceUID=1.2.x", "series?SeriesNumber=one",
+                     "studies?limit=-1", "studies/1..2/series", $"studies?PatientID={new string('A', 2_000)}", "studies?PatientID=%00" })
+            Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync($"{root}/{bad}")).StatusCode);
+        Assert.Equal(HttpStatusCode.RequestUriTooLong, (await http.GetAsync($"{root}/studies?PatientID={new string('A', 10_000)}")).StatusCode); // Kestrel's own limit
+        using var xml = new HttpRequestMessage(HttpMethod.Get, $"{root}/studies") { Headers = { { "Accept", "application/dicom+xml" } } };
+        Assert.Equal(HttpStatusCode.NotAcceptable, (await http.SendAsync(xml)).StatusCode);
+        Assert.Equal(4, (await QueryAsync(http, $"{root}/instances")).Count); // nothing was dropped
+    }
+}
