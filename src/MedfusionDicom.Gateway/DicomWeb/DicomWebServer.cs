@@ -12,7 +12,7 @@ namespace MedfusionDicom.Gateway.DicomWeb;
 
 /// <summary>
 /// The gateway's DICOMweb service on Kestrel at Gateway:DicomWeb:Url, whose path is the service root (the default
-/// http://127.0.0.1:8080/dicomweb serves /dicomweb/studies). This build serves STOW-RS and QIDO-RS.
+/// http://127.0.0.1:8080/dicomweb serves /dicomweb/studies). This build serves STOW-RS, QIDO-RS and WADO-RS retrieve.
 /// </summary>
 public sealed class DicomWebServer : IAsyncDisposable
 {
@@ -58,6 +58,11 @@ public sealed class DicomWebServer : IAsyncDisposable
         app.MapGet(root + "/studies/{study}/instances", (HttpContext context, string study) => qido.HandleAsync(context, QueryLevel.Instance, study, null));
         app.MapGet(root + "/studies/{study}/series/{series}/instances", (HttpContext context, string study, string series) =>
             qido.HandleAsync(context, QueryLevel.Instance, study, series));
+        var wado = new WadoRs(index);
+        app.MapGet(root + "/studies/{study}", (HttpContext context, string study) => wado.RetrieveAsync(context, study, null, null));
+        app.MapGet(root + "/studies/{study}/series/{series}", (HttpContext context, string study, string series) => wado.RetrieveAsync(context, study, series, null));
+        app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}", (HttpContext context, string study, string series, string instance) =>
+            wado.RetrieveAsync(context, study, series, instance));
         await app.StartAsync(ct).ConfigureAwait(false);
 
         var bound = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());

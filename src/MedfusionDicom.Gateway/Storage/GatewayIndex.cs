@@ -117,6 +117,15 @@ public sealed class GatewayIndex(IndexDatabase database)
         return (await connection.QueryAsync<InstanceRecord>(sql, new { seriesInstanceUid }).ConfigureAwait(false)).ToList();
     }
 
+    /// <summary>The instances of a study (of one of its series, when given), in series and instance order.</summary>
+    public async Task<IReadOnlyList<InstanceRecord>> ListStudyInstancesAsync(string studyInstanceUid, string? seriesInstanceUid, CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct).ConfigureAwait(false);
+        var sql = IndexSchema.SelectInstance + " WHERE study_uid = @studyInstanceUid" + (seriesInstanceUid is null ? "" : " AND series_uid = @seriesInstanceUid")
+            + " ORDER BY series_uid, instance_number, sop_instance_uid";
+        return (await connection.QueryAsync<InstanceRecord>(sql, new { studyInstanceUid, seriesInstanceUid }).ConfigureAwait(false)).ToList();
+    }
+
     /// <summary>Received instances not routed yet whose study has been quiet since <paramref name="quietSinceMs"/>.</summary>
     public async Task<IReadOnlyList<UnroutedInstance>> ListRoutableAsync(long quietSinceMs, CancellationToken ct = default)
     {

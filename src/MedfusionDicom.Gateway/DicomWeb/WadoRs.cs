@@ -1,0 +1,107 @@
+using MedfusionDicom.Dicom;
+using MedfusionDicom.Gateway.Storage;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+
+namespace MedfusionDicom.Gateway.DicomWeb;
+
+/// <summary>
+/// WADO-RS retrieve (PS3.18 §10.4) of a study, a series or an instance as multipart/related application/dicom,
+/// streamed file by file from disk. The transfer syntax is negotiated from Accept: transfer-syntax=* serves what is
+/// stored; none asks for Explicit VR Little Endian (the standard's default); another is served when the stored one
+/// is it, or by transcoding. What cannot be met is a 406, before any byte of the body is sent.
+/// </summary>
+public sealed class WadoRs(GatewayIndex index)
+{
+    public async Task RetrieveAsync(HttpContext context, string study, string? series, string? instance)
+    {
+        if (!DicomUID.IsValid(study) || series is not null && !DicomUID.IsValid(series) || instance is not null && !DicomUID.IsValid(instance))
+        {
+            await Problem(context, StatusCodes.Status400BadRequest, "a UID in the path is not a valid UID").ConfigureAwait(false);
+            return;
+        }
+
+        if (Negotiate(context.Request.Headers.Accept.ToString()) is not { } wanted)
+        {
+            await Problem(context, StatusCodes.Status406NotAcceptable, "this route serves multipart/related; type=\"application/dicom\" (transfer-syntax=* or a transfer syntax UID)").ConfigureAwait(false);
+            return;
+        }
+
+        var instances = (await index.ListStudyInstancesAsync(study, series, context.RequestAborted).ConfigureAwait(false))
+            .Where(i => instance is null || i.SopInstanceUid == instance).ToList();
+        if (instances.Count == 0)
+        {
+            await Problem(context, StatusCodes.Status404NotFound, "no such study, series or instance").ConfigureAwait(false);
+            return;
+        }
+
+        DicomTransferSyntax? target = null;
+        if (wanted != "*")
+        {
+            try
+            {
+                target = DicomTransferSyntax.Parse(wanted);
+            }
+            catch (DicomException)
+            {
+                await Problem(context, StatusCodes.Status406NotAcceptable, $"transfer syntax '{wanted}' is not one this server knows").ConfigureAwait(false);
+                return;
+            }
+
+            if (instances.Any(i => i.TransferSyntaxUid != target.UID.UID) && target.IsEncapsulated)
+            {
+                await Problem(context, StatusCodes.Status406NotAcceptable, $"the instances are not stored in {target.UID.UID}, and this server does not compress").ConfigureAwait(false);
+                return;
+            }
+        }
+
+        var boundary = "medfusion-" + Guid.NewGuid().ToString("N");
+        context.Response.ContentType = $"multipart/related; type=\"application/dicom\"; boundary={boundary}";
+        var body = context.Response.Body;
+        foreach (var i in instances)
+        {
+            var syntax = target is null || i.TransferSyntaxUid == target.UID.UID ? i.TransferSyntaxUid : target.UID.UID;
+            await body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: application/dicom; transfer-syntax={syntax}\r\n\r\n"), context.RequestAborted).ConfigureAwait(false);
+            if (syntax == i.TransferSyntaxUid)
+            {
+                await using var file = new FileStream(i.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+                await file.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+            }
+            else
+            {
+                // Transcoding needs the dataset: one instance at a time, never the whole study.
+                using var transcoded = new MemoryStream();
+                (await DicomFile.OpenAsync(i.Path, cancellationToken: context.RequestAborted).ConfigureAwait(false)).Save(transcoded, target);
+                transcoded.Position = 0;
+                await transcoded.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+            }
+
+            await body.WriteAsync("\r\n"u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
+        }
+
+        await body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}--\r\n"), context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>The transfer syntax an Accept header asks for ("*" for as stored), or null when it accepts nothing this route serves.</summary>
+    internal static string? Negotiate(string accept)
+    {
+        if (accept.Length == 0) return DicomTransferSyntax.ExplicitVRLittleEndian.UID.UID;
+        foreach (var item in accept.Split(','))
+        {
+            if (!MediaTypeHeaderValue.TryParse(item.Trim(), out var media)) continue;
+            var type = media.MediaType.Value;
+            string? Param(string name) => media.Parameters.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))?.Value.Value?.Trim('"');
+            if (type is "*/*" || type == "multipart/related" && Param("type") is null or "application/dicom" || type == "application/dicom")
+                return Param("transfer-syntax") ?? DicomTransferSyntax.ExplicitVRLittleEndian.UID.UID;
+        }
+
+        return null;
+    }
+
+    private static async Task Problem(HttpContext context, int status, string message)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync(message + "\n", context.RequestAborted).ConfigureAwait(false);
+    }
+}

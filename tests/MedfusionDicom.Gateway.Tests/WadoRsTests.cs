@@ -1,0 +1,70 @@
+using System.Net;
+using MedfusionDicom.Dicom;
+using MedfusionDicom.Dimse.Tests;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
+
+namespace MedfusionDicom.Gateway.Tests;
+
+/// <summary>WADO-RS retrieve: the stored files as multipart/related, as stored or in the transfer syntax asked for.</summary>
+public sealed class WadoRsTests
+{
+    private static async Task<List<(string Syntax, byte[] Bytes)>> PartsAsync(HttpResponseMessage answer)
+    {
+        Assert.True(answer.IsSuccessStatusCode, $"{(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
+        var type = MediaTypeHeaderValue.Parse(answer.Content.Headers.ContentType!.ToString());
+        Assert.Equal("multipart/related", type.MediaType.Value);
+        var reader = new MultipartReader(HeaderUtilities.RemoveQuotes(type.Boundary).Value!, await answer.Content.ReadAsStreamAsync());
+        var parts = new List<(string, byte[])>();
+        while (await reader.ReadNextSectionAsync() is { } section)
+        {
+            using var bytes = new MemoryStream();
+            await section.Body.CopyToAsync(bytes);
+            var partType = MediaTypeHeaderValue.Parse(section.ContentType);
+            Assert.Equal("application/dicom", partType.MediaType.Value);
+            parts.Add((partType.Parameters.Single(p => p.Name == "transfer-syntax").Value.Value!, bytes.ToArray()));
+        }
+
+        return parts;
+    }
+
+    [Fact]
+    public async Task A_series_comes_back_as_stored_with_transfer_syntax_star_and_in_Explicit_VR_Little_Endian_by_default()
+    {
+        await using var gateway = await GatewayRun.StartAsync(o =>
+        {
+            o.DicomWeb.Url = $"http://127.0.0.1:{Tools.FreePort()}/dicomweb";
+            o.Routes[0].Match = new() { ["Modality"] = ["NONE"] };
+        });
+        var files = TestSeries.Mr(gateway.Dir, 3);
+        Assert.Equal(0, (await gateway.StoreScuAsync(files)).ExitCode);
+        var mr = DicomFile.Open(files[0]).Dataset;
+        var url = $"{gateway.Options.DicomWeb.Url}/studies/{mr.GetString(DicomTag.StudyInstanceUID)}/series/{mr.GetString(DicomTag.SeriesInstanceUID)}";
+        using var http = new HttpClient();
+
+        using var asStored = new HttpRequestMessage(HttpMethod.Get, url) { Headers = { { "Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=*" } } };
+        var stored = await PartsAsync(await http.SendAsync(asStored));
+        var indexed = (await gateway.Index.ListInstancesAsync(mr.GetString(DicomTag.SeriesInstanceUID))).ToList();
+        Assert.Equal(indexed.Count, stored.Count);
+        for (var k = 0; k < indexed.Count; k++) Assert.Equal(await File.ReadAllBytesAsync(indexed[k].Path), stored[k].Bytes); // byte for byte
+
+        var byDefault = await PartsAsync(await http.GetAsync(url));
+        Assert.All(byDefault, p => Assert.Equal(DicomTransferSyntax.ExplicitVRLittleEndian.UID.UID, p.Syntax));
+        foreach (var (_, bytes) in byDefault)
+        {
+            var file = DicomFile.Open(new MemoryStream(bytes));
+            Assert.Equal(DicomTransferSyntax.ExplicitVRLittleEndian, file.TransferSyntax);
+            Assert.Contains(file.Dataset.GetString(DicomTag.SOPInstanceUID), indexed.Select(i => i.SopInstanceUid));
+        }
+
+        var one = await PartsAsync(await http.GetAsync($"{url}/instances/{indexed[1].SopInstanceUid}"));
+        Assert.Single(one);
+
+        using var xml = new HttpRequestMessage(HttpMethod.Get, url) { Headers = { { "Accept", "application/dicom+xml" } } };
+        Assert.Equal(HttpStatusCode.NotAcceptable, (await http.SendAsync(xml)).StatusCode);
+        using var jpeg = new HttpRequestMessage(HttpMethod.Get, url) { Headers = { { "Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=1.2.840.10008.1.2.4.50" } } };
+        Assert.Equal(HttpStatusCode.NotAcceptable, (await http.SendAsync(jpeg)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"{gateway.Options.DicomWeb.Url}/studies/1.2.3.4.5.6")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync($"{gateway.Options.DicomWeb.Url}/studies/1.2.x")).StatusCode);
+    }
+}
