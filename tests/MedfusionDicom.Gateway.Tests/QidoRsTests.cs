@@ -36,6 +36,12 @@ public sealed class QidoRsTests
 
     private static string Uid(JsonNode result, string tag) => result[tag]!["Value"]![0]!.GetValue<string>();
 
+    /// <summary>Equal JSON, where a number is compared as a number: DS "0.8000" and Orthanc's 0.80000000000000004 are one value.</summary>
+    private static bool SameValues(JsonNode a, JsonNode b) =>
+        JsonNode.DeepEquals(a, b) || a is JsonArray x && b is JsonArray y && x.Count == y.Count && x.Zip(y).All(p =>
+            p.First is JsonValue u && p.Second is JsonValue v && u.GetValueKind() == System.Text.Json.JsonValueKind.Number
+            && v.GetValueKind() == System.Text.Json.JsonValueKind.Number && Math.Abs(u.GetValue<double>() - v.GetValue<double>()) <= 1e-9 * Math.Max(1, Math.Abs(v.GetValue<double>())));
+
     [Fact]
     public async Task Searches_at_every_level_answer_as_Orthanc_does_for_every_attribute_both_return()
     {
@@ -65,7 +71,7 @@ public sealed class QidoRsTests
                 foreach (var (tag, value) in result!.AsObject())
                 {
                     if (ServerSpecific.Contains(tag) || !peer.TryGetPropertyValue(tag, out var other) || other?["Value"] is null) continue;
-                    Assert.True(JsonNode.DeepEquals(value!["Value"], other["Value"]), $"{query}: {tag} is {value["Value"]!.ToJsonString()} here, {other["Value"]!.ToJsonString()} in Orthanc");
+                    Assert.True(SameValues(value!["Value"]!, other["Value"]!), $"{query}: {tag} is {value["Value"]!.ToJsonString()} here, {other["Value"]!.ToJsonString()} in Orthanc");
                     compared++;
                 }
             }
@@ -99,5 +105,47 @@ public sealed class QidoRsTests
         using var xml = new HttpRequestMessage(HttpMethod.Get, $"{root}/studies") { Headers = { { "Accept", "application/dicom+xml" } } };
         Assert.Equal(HttpStatusCode.NotAcceptable, (await http.SendAsync(xml)).StatusCode);
         Assert.Equal(4, (await QueryAsync(http, $"{root}/instances")).Count); // nothing was dropped
+    }
+
+    [Fact]
+    public async Task Series_metadata_agrees_with_Orthancs_and_its_BulkDataURIs_give_the_pixel_data()
+    {
+        var (gateway, orthanc, files) = await LoadBothAsync();
+        await using var _g = gateway;
+        await using var _o = orthanc;
+        using var http = new HttpClient();
+        var mr = DicomFile.Open(files[0]).Dataset;
+        var path = $"studies/{mr.GetString(DicomTag.StudyInstanceUID)}/series/{mr.GetString(DicomTag.SeriesInstanceUID)}/metadata";
+
+        var ours = await QueryAsync(http, $"{gateway.Options.DicomWeb.Url}/{path}");
+        var theirs = await QueryAsync(http, $"{orthanc.DicomWebUrl}/{path}");
+
+        Assert.Equal(3, ours.Count);
+        var compared = 0;
+        foreach (var result in ours)
+        {
+            var peer = theirs.Single(t => Uid(t!, "00080018") == Uid(result!, "00080018"))!.AsObject();
+            foreach (var (tag, value) in result!.AsObject())
+            {
+                if (ServerSpecific.Contains(tag) || !peer.TryGetPropertyValue(tag, out var other) || other?["Value"] is null || value!["Value"] is null) continue;
+                Assert.True(SameValues(value["Value"]!, other["Value"]!), $"{tag} is {value["Value"]!.ToJsonString()} here, {other["Value"]!.ToJsonString()} in Orthanc");
+                compared++;
+            }
+
+            var bulk = result["7FE00010"]!["BulkDataURI"]!.GetValue<string>();
+            var answer = await http.GetAsync(bulk);
+            Assert.True(answer.IsSuccessStatusCode, bulk);
+            var source = DicomFile.Open(files.Single(f => DicomFile.Open(f).Dataset.GetString(DicomTag.SOPInstanceUID) == Uid(result, "00080018"))).Dataset;
+            var pixels = ((DicomElement)source[DicomTag.PixelData]!).Buffer;
+            using var expected = new MemoryStream();
+            await using (var read = pixels.OpenRead()) await read.CopyToAsync(expected);
+            var type = Microsoft.Net.Http.Headers.MediaTypeHeaderValue.Parse(answer.Content.Headers.ContentType!.ToString());
+            var reader = new Microsoft.AspNetCore.WebUtilities.MultipartReader(Microsoft.Net.Http.Headers.HeaderUtilities.RemoveQuotes(type.Boundary).Value!, await answer.Content.ReadAsStreamAsync());
+            using var got = new MemoryStream();
+            await (await reader.ReadNextSectionAsync())!.Body.CopyToAsync(got);
+            Assert.Equal(expected.ToArray(), got.ToArray());
+        }
+
+        Assert.True(compared > 60, $"only {compared} values compared");
     }
 }

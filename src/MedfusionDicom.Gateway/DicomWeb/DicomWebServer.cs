@@ -58,7 +58,13 @@ public sealed class DicomWebServer : IAsyncDisposable
         app.MapGet(root + "/studies/{study}/instances", (HttpContext context, string study) => qido.HandleAsync(context, QueryLevel.Instance, study, null));
         app.MapGet(root + "/studies/{study}/series/{series}/instances", (HttpContext context, string study, string series) =>
             qido.HandleAsync(context, QueryLevel.Instance, study, series));
-        var wado = new WadoRs(index);
+        var wado = new WadoRs(index, () => publicRoot!);
+        app.MapGet(root + "/studies/{study}/metadata", (HttpContext context, string study) => wado.MetadataAsync(context, study, null, null));
+        app.MapGet(root + "/studies/{study}/series/{series}/metadata", (HttpContext context, string study, string series) => wado.MetadataAsync(context, study, series, null));
+        app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}/metadata", (HttpContext context, string study, string series, string instance) =>
+            wado.MetadataAsync(context, study, series, instance));
+        app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}/bulkdata/{tag}", (HttpContext context, string study, string series, string instance, string tag) =>
+            wado.BulkDataAsync(context, study, series, instance, tag));
         app.MapGet(root + "/studies/{study}", (HttpContext context, string study) => wado.RetrieveAsync(context, study, null, null));
         app.MapGet(root + "/studies/{study}/series/{series}", (HttpContext context, string study, string series) => wado.RetrieveAsync(context, study, series, null));
         app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}", (HttpContext context, string study, string series, string instance) =>

@@ -1,4 +1,5 @@
 using MedfusionDicom.Dicom;
+using MedfusionDicom.Dicom.Json;
 using MedfusionDicom.Gateway.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
@@ -11,29 +12,84 @@ namespace MedfusionDicom.Gateway.DicomWeb;
 /// stored; none asks for Explicit VR Little Endian (the standard's default); another is served when the stored one
 /// is it, or by transcoding. What cannot be met is a 406, before any byte of the body is sent.
 /// </summary>
-public sealed class WadoRs(GatewayIndex index)
+public sealed class WadoRs(GatewayIndex index, Func<string> root)
 {
-    public async Task RetrieveAsync(HttpContext context, string study, string? series, string? instance)
+    /// <summary>
+    /// /metadata at each level: every instance's dataset as DICOM JSON, its top-level bulk values (Pixel Data and
+    /// other binary elements) as BulkDataURIs to the bulkdata route, nested ones inline. Files are read one at a time.
+    /// </summary>
+    public async Task MetadataAsync(HttpContext context, string study, string? series, string? instance)
+    {
+        if (await FindAsync(context, study, series, instance).ConfigureAwait(false) is not { } instances) return;
+        context.Response.ContentType = "application/dicom+json";
+        var body = context.Response.Body;
+        await body.WriteAsync("["u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
+        for (var k = 0; k < instances.Count; k++)
+        {
+            var i = instances[k];
+            var url = $"{root()}/studies/{i.StudyInstanceUid}/series/{i.SeriesInstanceUid}/instances/{i.SopInstanceUid}";
+            var dataset = (await DicomFile.OpenAsync(i.Path, cancellationToken: context.RequestAborted).ConfigureAwait(false)).Dataset;
+            var options = new DicomJsonWriterOptions { BulkDataUri = bulk => bulk.Parents.Count == 0 ? $"{url}/bulkdata/{bulk.PathString}" : null };
+            using var json = new MemoryStream();
+            DicomJsonWriter.Write(json, dataset, options);
+            if (k > 0) await body.WriteAsync(","u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
+            json.Position = 0;
+            await json.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+        }
+
+        await body.WriteAsync("]"u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>The bytes of a top-level bulk element (what a BulkDataURI names), as multipart/related application/octet-stream.</summary>
+    public async Task BulkDataAsync(HttpContext context, string study, string series, string instance, string tag)
+    {
+        if (await FindAsync(context, study, series, instance).ConfigureAwait(false) is not [var found]) return;
+        if (tag.Length != 8 || !uint.TryParse(tag, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture, out var value))
+        {
+            await Problem(context, StatusCodes.Status400BadRequest, $"'{tag}' is not a tag (8 hexadecimal digits)").ConfigureAwait(false);
+            return;
+        }
+
+        var dataset = (await DicomFile.OpenAsync(found.Path, cancellationToken: context.RequestAborted).ConfigureAwait(false)).Dataset;
+        if (dataset[new DicomTag((ushort)(value >> 16), (ushort)value)] is not DicomElement element)
+        {
+            await Problem(context, StatusCodes.Status404NotFound, $"the instance has no bulk element {tag}").ConfigureAwait(false);
+            return;
+        }
+
+        var boundary = "medfusion-" + Guid.NewGuid().ToString("N");
+        context.Response.ContentType = $"multipart/related; type=\"application/octet-stream\"; boundary={boundary}";
+        var body = context.Response.Body;
+        await body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"), context.RequestAborted).ConfigureAwait(false);
+        await using (var bytes = element.Buffer.OpenRead()) await bytes.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+        await body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"\r\n--{boundary}--\r\n"), context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>The indexed instances of a study, series or instance; null (the answer already sent) for a bad UID or nothing found.</summary>
+    private async Task<IReadOnlyList<InstanceRecord>?> FindAsync(HttpContext context, string study, string? series, string? instance)
     {
         if (!DicomUID.IsValid(study) || series is not null && !DicomUID.IsValid(series) || instance is not null && !DicomUID.IsValid(instance))
         {
             await Problem(context, StatusCodes.Status400BadRequest, "a UID in the path is not a valid UID").ConfigureAwait(false);
-            return;
+            return null;
         }
 
+        var instances = (await index.ListStudyInstancesAsync(study, series, context.RequestAborted).ConfigureAwait(false))
+            .Where(i => instance is null || i.SopInstanceUid == instance).ToList();
+        if (instances.Count > 0) return instances;
+        await Problem(context, StatusCodes.Status404NotFound, "no such study, series or instance").ConfigureAwait(false);
+        return null;
+    }
+
+    public async Task RetrieveAsync(HttpContext context, string study, string? series, string? instance)
+    {
         if (Negotiate(context.Request.Headers.Accept.ToString()) is not { } wanted)
         {
             await Problem(context, StatusCodes.Status406NotAcceptable, "this route serves multipart/related; type=\"application/dicom\" (transfer-syntax=* or a transfer syntax UID)").ConfigureAwait(false);
             return;
         }
 
-        var instances = (await index.ListStudyInstancesAsync(study, series, context.RequestAborted).ConfigureAwait(false))
-            .Where(i => instance is null || i.SopInstanceUid == instance).ToList();
-        if (instances.Count == 0)
-        {
-            await Problem(context, StatusCodes.Status404NotFound, "no such study, series or instance").ConfigureAwait(false);
-            return;
-        }
+        if (await FindAsync(context, study, series, instance).ConfigureAwait(false) is not { } instances) return;
 
         DicomTransferSyntax? target = null;
         if (wanted != "*")
