@@ -24,7 +24,7 @@ public sealed partial class QidoRs(GatewayIndex index, Func<string> root)
         var accept = context.Request.Headers.Accept.ToString();
         if (accept.Length > 0 && !accept.Split(',').Any(a => a.Split(';')[0].Trim() is "application/dicom+json" or "application/json" or "*/*" or "application/*"))
         {
-            await Problem(context, StatusCodes.Status406NotAcceptable, "QIDO-RS answers application/dicom+json").ConfigureAwait(false);
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status406NotAcceptable, "QIDO-RS answers application/dicom+json").ConfigureAwait(false);
             return;
         }
 
@@ -38,7 +38,7 @@ public sealed partial class QidoRs(GatewayIndex index, Func<string> root)
             {
                 if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n))
                 {
-                    await Problem(context, StatusCodes.Status400BadRequest, $"{name} must be a whole number, not '{Shorten(value)}'").ConfigureAwait(false);
+                    await DicomWebProblem.WriteAsync(context, StatusCodes.Status400BadRequest, $"{name} must be a whole number, not '{Shorten(value)}'").ConfigureAwait(false);
                     return;
                 }
 
@@ -55,7 +55,7 @@ public sealed partial class QidoRs(GatewayIndex index, Func<string> root)
 
             if (Invalid(key, value) is { } why)
             {
-                await Problem(context, StatusCodes.Status400BadRequest, $"{key.Keyword}: {why}").ConfigureAwait(false);
+                await DicomWebProblem.WriteAsync(context, StatusCodes.Status400BadRequest, $"{key.Keyword}: {why}").ConfigureAwait(false);
                 return;
             }
 
@@ -66,7 +66,7 @@ public sealed partial class QidoRs(GatewayIndex index, Func<string> root)
         if (series is not null) filters.Add((IndexQuery.Key("SeriesInstanceUID")!, series));
         if (filters.Any(f => f.Item1.Kind == MatchKind.UidList && f.Item2.Split('\\', ',').Any(u => !DicomUID.IsValid(u.Trim()))))
         {
-            await Problem(context, StatusCodes.Status400BadRequest, "a UID in the path or the query is not a valid UID").ConfigureAwait(false);
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "a UID in the path or the query is not a valid UID").ConfigureAwait(false);
             return;
         }
 
@@ -116,13 +116,6 @@ public sealed partial class QidoRs(GatewayIndex index, Func<string> root)
     }
 
     private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "...";
-
-    private static async Task Problem(HttpContext context, int status, string message)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        await context.Response.WriteAsync(message + "\n", context.RequestAborted).ConfigureAwait(false);
-    }
 
     [GeneratedRegex(@"^(\d{8})?-?(\d{8})?$")]
     private static partial Regex DateRange();

@@ -31,28 +31,28 @@ public sealed class StowRsIngest(GatewayIndex index, InstanceFiles files, long m
         var ct = context.RequestAborted;
         if (study is not null && !DicomUID.IsValid(study))
         {
-            await Problem(context, StatusCodes.Status400BadRequest, $"'{study}' is not a valid Study Instance UID").ConfigureAwait(false);
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status400BadRequest, $"'{study}' is not a valid Study Instance UID").ConfigureAwait(false);
             return;
         }
 
         if (!MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var contentType) || !contentType.MediaType.Equals("multipart/related", StringComparison.OrdinalIgnoreCase)
             || HeaderUtilities.RemoveQuotes(contentType.Boundary).Value is not { Length: > 0 } boundary)
         {
-            await Problem(context, StatusCodes.Status415UnsupportedMediaType, "STOW-RS takes multipart/related; type=\"application/dicom\" with a boundary").ConfigureAwait(false);
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status415UnsupportedMediaType, "STOW-RS takes multipart/related; type=\"application/dicom\" with a boundary").ConfigureAwait(false);
             return;
         }
 
         var type = contentType.Parameters.FirstOrDefault(p => p.Name.Equals("type", StringComparison.OrdinalIgnoreCase))?.Value.Value?.Trim('"');
         if (type is not null && !type.Equals("application/dicom", StringComparison.OrdinalIgnoreCase))
         {
-            await Problem(context, StatusCodes.Status415UnsupportedMediaType, $"parts of type '{type}' are not taken; this server stores application/dicom").ConfigureAwait(false);
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status415UnsupportedMediaType, $"parts of type '{type}' are not taken; this server stores application/dicom").ConfigureAwait(false);
             return;
         }
 
         if (_freeSpace.FreeBytes() < minimumFreeBytes)
         {
             GatewayLog.StorageFull(logger, minimumFreeBytes / (1024 * 1024), files.Root);
-            await Problem(context, StatusCodes.Status507InsufficientStorage, "storage nearly full").ConfigureAwait(false);
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status507InsufficientStorage, "storage nearly full").ConfigureAwait(false);
             return;
         }
 
@@ -66,14 +66,14 @@ public sealed class StowRsIngest(GatewayIndex index, InstanceFiles files, long m
             catch (Exception e) when (e is IOException or InvalidDataException or BadHttpRequestException && !ct.IsCancellationRequested)
             {
                 var tooLarge = e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge };
-                await Problem(context, tooLarge ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status400BadRequest,
+                await DicomWebProblem.WriteAsync(context, tooLarge ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status400BadRequest,
                     tooLarge ? "the request is larger than Gateway:DicomWeb:MaxRequestMegabytes" : $"the multipart body is malformed: {e.Message}").ConfigureAwait(false);
                 return;
             }
 
             if (parts.Count == 0)
             {
-                await Problem(context, StatusCodes.Status400BadRequest, "the multipart body has no parts").ConfigureAwait(false);
+                await DicomWebProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "the multipart body has no parts").ConfigureAwait(false);
                 return;
             }
 
@@ -183,13 +183,6 @@ public sealed class StowRsIngest(GatewayIndex index, InstanceFiles files, long m
 
     private string InstanceUrl(DicomDataset h) => string.Create(CultureInfo.InvariantCulture,
         $"{baseUrl}/studies/{h.GetString(DicomTag.StudyInstanceUID)}/series/{h.GetString(DicomTag.SeriesInstanceUID)}/instances/{h.GetString(DicomTag.SOPInstanceUID)}");
-
-    private static async Task Problem(HttpContext context, int status, string message)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        await context.Response.WriteAsync(message + "\n", context.RequestAborted).ConfigureAwait(false);
-    }
 
     private static void TryDelete(string path)
     {

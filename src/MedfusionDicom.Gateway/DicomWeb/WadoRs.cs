@@ -46,14 +46,14 @@ public sealed class WadoRs(GatewayIndex index, Func<string> root)
         if (await FindAsync(context, study, series, instance).ConfigureAwait(false) is not [var found]) return;
         if (tag.Length != 8 || !uint.TryParse(tag, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture, out var value))
         {
-            await Problem(context, StatusCodes.Status400BadRequest, $"'{tag}' is not a tag (8 hexadecimal digits)").ConfigureAwait(false);
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status400BadRequest, $"'{tag}' is not a tag (8 hexadecimal digits)").ConfigureAwait(false);
             return;
         }
 
         var dataset = (await DicomFile.OpenAsync(found.Path, cancellationToken: context.RequestAborted).ConfigureAwait(false)).Dataset;
         if (dataset[new DicomTag((ushort)(value >> 16), (ushort)value)] is not DicomElement element)
         {
-            await Problem(context, StatusCodes.Status404NotFound, $"the instance has no bulk element {tag}").ConfigureAwait(false);
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status404NotFound, $"the instance has no bulk element {tag}").ConfigureAwait(false);
             return;
         }
 
@@ -70,14 +70,14 @@ public sealed class WadoRs(GatewayIndex index, Func<string> root)
     {
         if (!DicomUID.IsValid(study) || series is not null && !DicomUID.IsValid(series) || instance is not null && !DicomUID.IsValid(instance))
         {
-            await Problem(context, StatusCodes.Status400BadRequest, "a UID in the path is not a valid UID").ConfigureAwait(false);
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "a UID in the path is not a valid UID").ConfigureAwait(false);
             return null;
         }
 
         var instances = (await index.ListStudyInstancesAsync(study, series, context.RequestAborted).ConfigureAwait(false))
             .Where(i => instance is null || i.SopInstanceUid == instance).ToList();
         if (instances.Count > 0) return instances;
-        await Problem(context, StatusCodes.Status404NotFound, "no such study, series or instance").ConfigureAwait(false);
+        await DicomWebProblem.WriteAsync(context, StatusCodes.Status404NotFound, "no such study, series or instance").ConfigureAwait(false);
         return null;
     }
 
@@ -85,7 +85,7 @@ public sealed class WadoRs(GatewayIndex index, Func<string> root)
     {
         if (Negotiate(context.Request.Headers.Accept.ToString()) is not { } wanted)
         {
-            await Problem(context, StatusCodes.Status406NotAcceptable, "this route serves multipart/related; type=\"application/dicom\" (transfer-syntax=* or a transfer syntax UID)").ConfigureAwait(false);
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status406NotAcceptable, "this route serves multipart/related; type=\"application/dicom\" (transfer-syntax=* or a transfer syntax UID)").ConfigureAwait(false);
             return;
         }
 
@@ -100,13 +100,13 @@ public sealed class WadoRs(GatewayIndex index, Func<string> root)
             }
             catch (DicomException)
             {
-                await Problem(context, StatusCodes.Status406NotAcceptable, $"transfer syntax '{wanted}' is not one this server knows").ConfigureAwait(false);
+                await DicomWebProblem.WriteAsync(context, StatusCodes.Status406NotAcceptable, $"transfer syntax '{wanted}' is not one this server knows").ConfigureAwait(false);
                 return;
             }
 
             if (instances.Any(i => i.TransferSyntaxUid != target.UID.UID) && target.IsEncapsulated)
             {
-                await Problem(context, StatusCodes.Status406NotAcceptable, $"the instances are not stored in {target.UID.UID}, and this server does not compress").ConfigureAwait(false);
+                await DicomWebProblem.WriteAsync(context, StatusCodes.Status406NotAcceptable, $"the instances are not stored in {target.UID.UID}, and this server does not compress").ConfigureAwait(false);
                 return;
             }
         }
@@ -152,12 +152,5 @@ public sealed class WadoRs(GatewayIndex index, Func<string> root)
         }
 
         return null;
-    }
-
-    private static async Task Problem(HttpContext context, int status, string message)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        await context.Response.WriteAsync(message + "\n", context.RequestAborted).ConfigureAwait(false);
     }
 }
