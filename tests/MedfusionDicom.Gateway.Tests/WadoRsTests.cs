@@ -9,20 +9,20 @@ namespace MedfusionDicom.Gateway.Tests;
 /// <summary>WADO-RS retrieve: the stored files as multipart/related, as stored or in the transfer syntax asked for.</summary>
 public sealed class WadoRsTests
 {
-    private static async Task<List<(string Syntax, byte[] Bytes)>> PartsAsync(HttpResponseMessage answer)
+    private static async Task<List<(string Syntax, byte[] Bytes)>> PartsAsync(HttpResponseMessage answer, string partType = "application/dicom")
     {
         Assert.True(answer.IsSuccessStatusCode, $"{(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
-        var type = MediaTypeHeaderValue.Parse(answer.Content.Headers.ContentType!.ToString());
-        Assert.Equal("multipart/related", type.MediaType.Value);
-        var reader = new MultipartReader(HeaderUtilities.RemoveQuotes(type.Boundary).Value!, await answer.Content.ReadAsStreamAsync());
+        var multipart = MediaTypeHeaderValue.Parse(answer.Content.Headers.ContentType!.ToString());
+        Assert.Equal("multipart/related", multipart.MediaType.Value);
+        var reader = new MultipartReader(HeaderUtilities.RemoveQuotes(multipart.Boundary).Value!, await answer.Content.ReadAsStreamAsync());
         var parts = new List<(string, byte[])>();
         while (await reader.ReadNextSectionAsync() is { } section)
         {
             using var bytes = new MemoryStream();
             await section.Body.CopyToAsync(bytes);
-            var partType = MediaTypeHeaderValue.Parse(section.ContentType);
-            Assert.Equal("application/dicom", partType.MediaType.Value);
-            parts.Add((partType.Parameters.Single(p => p.Name == "transfer-syntax").Value.Value!, bytes.ToArray()));
+            var type = MediaTypeHeaderValue.Parse(section.ContentType);
+            Assert.Equal(partType, type.MediaType.Value);
+            parts.Add((type.Parameters.SingleOrDefault(p => p.Name == "transfer-syntax")?.Value.Value ?? "", bytes.ToArray()));
         }
 
         return parts;
@@ -66,5 +66,28 @@ public sealed class WadoRsTests
         Assert.Equal(HttpStatusCode.NotAcceptable, (await http.SendAsync(jpeg)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"{gateway.Options.DicomWeb.Url}/studies/1.2.3.4.5.6")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync($"{gateway.Options.DicomWeb.Url}/studies/1.2.x")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Frames_of_a_multi_frame_instance_are_its_stored_bytes_frame_by_frame()
+    {
+        await using var gateway = await GatewayRun.StartAsync(o => o.DicomWeb.Url = $"http://127.0.0.1:{Tools.FreePort()}/dicomweb");
+        var dose = Corpus.Pydicom("rtdose.dcm"); // 15 frames of 32-bit native pixel data
+        Assert.Equal(0, (await gateway.StoreScuAsync([dose])).ExitCode);
+        var ds = DicomFile.Open(dose).Dataset;
+        var url = $"{gateway.Options.DicomWeb.Url}/studies/{ds.GetString(DicomTag.StudyInstanceUID)}/series/{ds.GetString(DicomTag.SeriesInstanceUID)}/instances/{ds.GetString(DicomTag.SOPInstanceUID)}";
+        using var pixelStream = new MemoryStream();
+        await using (var read = ((DicomElement)ds[DicomTag.PixelData]!).Buffer.OpenRead()) await read.CopyToAsync(pixelStream);
+        var pixels = pixelStream.ToArray();
+        var frame = pixels.Length / 15;
+        using var http = new HttpClient();
+
+        var parts = await PartsAsync(await http.GetAsync($"{url}/frames/2,15"), "application/octet-stream");
+
+        Assert.Equal(2, parts.Count);
+        Assert.Equal(pixels.AsSpan(frame, frame).ToArray(), parts[0].Bytes);
+        Assert.Equal(pixels.AsSpan(14 * frame, frame).ToArray(), parts[1].Bytes);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"{url}/frames/16")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync($"{url}/frames/0,x")).StatusCode);
     }
 }

@@ -63,6 +63,8 @@ public sealed class DicomWebServer : IAsyncDisposable
         app.MapGet(root + "/studies/{study}/series/{series}/metadata", (HttpContext context, string study, string series) => wado.MetadataAsync(context, study, series, null));
         app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}/metadata", (HttpContext context, string study, string series, string instance) =>
             wado.MetadataAsync(context, study, series, instance));
+        app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}/frames/{list}", (HttpContext context, string study, string series, string instance, string list) =>
+            wado.FramesAsync(context, study, series, instance, list));
         app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}/bulkdata/{tag}", (HttpContext context, string study, string series, string instance, string tag) =>
             wado.BulkDataAsync(context, study, series, instance, tag));
         app.MapGet(root + "/studies/{study}", (HttpContext context, string study) => wado.RetrieveAsync(context, study, null, null));

@@ -65,6 +65,68 @@ public sealed class WadoRs(GatewayIndex index, Func<string> root)
         await body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"\r\n--{boundary}--\r\n"), context.RequestAborted).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Frames (1-based, comma-separated) of an instance with native pixel data, each as a part of
+    /// multipart/related application/octet-stream: the frame's stored bytes, little endian, as PS3.18 §8.7.3.3.1 says.
+    /// </summary>
+    public async Task FramesAsync(HttpContext context, string study, string series, string instance, string list)
+    {
+        if (await FindAsync(context, study, series, instance).ConfigureAwait(false) is not [var found]) return;
+        var numbers = list.Split(',', StringSplitOptions.TrimEntries);
+        if (numbers.Any(n => !int.TryParse(n, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var f) || f < 1))
+        {
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status400BadRequest, $"'{(list.Length > 64 ? list[..64] : list)}' is not a list of frame numbers (1, 2, ...)").ConfigureAwait(false);
+            return;
+        }
+
+        var dataset = (await DicomFile.OpenAsync(found.Path, cancellationToken: context.RequestAborted).ConfigureAwait(false)).Dataset;
+        if (dataset[DicomTag.PixelData] is not DicomElement pixels)
+        {
+            await DicomWebProblem.WriteAsync(context, dataset.Contains(DicomTag.PixelData) ? StatusCodes.Status406NotAcceptable : StatusCodes.Status404NotFound,
+                dataset.Contains(DicomTag.PixelData) ? "the instance's pixel data are compressed; this build serves frames of native pixel data" : "the instance has no pixel data").ConfigureAwait(false);
+            return;
+        }
+
+        long frameBytes;
+        try
+        {
+            frameBytes = (long)dataset.GetSingleValue<ushort>(DicomTag.Rows) * dataset.GetSingleValue<ushort>(DicomTag.Columns)
+                * dataset.GetSingleValueOrDefault<ushort>(DicomTag.SamplesPerPixel, 1) * dataset.GetSingleValue<ushort>(DicomTag.BitsAllocated) / 8;
+        }
+        catch (DicomException e)
+        {
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status406NotAcceptable, $"the instance's image pixel attributes cannot be read: {e.Message}").ConfigureAwait(false);
+            return;
+        }
+
+        var frameCount = int.TryParse(dataset.GetStringOrDefault(DicomTag.NumberOfFrames, "1").Trim(), out var declared) ? declared : 1;
+        var wanted = numbers.Select(n => int.Parse(n, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        if (wanted.Any(f => f > frameCount) || frameBytes * frameCount > pixels.Length)
+        {
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status404NotFound, $"the instance has {frameCount} frame(s)").ConfigureAwait(false);
+            return;
+        }
+
+        var boundary = "medfusion-" + Guid.NewGuid().ToString("N");
+        context.Response.ContentType = $"multipart/related; type=\"application/octet-stream\"; boundary={boundary}";
+        var body = context.Response.Body;
+        var buffer = new byte[frameBytes];
+        foreach (var frame in wanted)
+        {
+            await using (var read = pixels.Buffer.OpenRead())
+            {
+                read.Seek((frame - 1) * frameBytes, SeekOrigin.Begin);
+                await read.ReadExactlyAsync(buffer, context.RequestAborted).ConfigureAwait(false);
+            }
+
+            await body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"), context.RequestAborted).ConfigureAwait(false);
+            await body.WriteAsync(buffer, context.RequestAborted).ConfigureAwait(false);
+            await body.WriteAsync("\r\n"u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
+        }
+
+        await body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}--\r\n"), context.RequestAborted).ConfigureAwait(false);
+    }
+
     /// <summary>The indexed instances of a study, series or instance; null (the answer already sent) for a bad UID or nothing found.</summary>
     private async Task<IReadOnlyList<InstanceRecord>?> FindAsync(HttpContext context, string study, string? series, string? instance)
     {
