@@ -71,6 +71,7 @@ public sealed class QidoRsTests
             "studies", $"studies?PatientID={patient}", $"studies?00100020={patient}", "studies?StudyDate=19000101-20991231", "studies?ModalitiesInStudy=CT",
             $"studies?PatientName={Uri.EscapeDataString(mr.GetString(DicomTag.PatientName)[..3])}*", "series?Modality=MR", $"studies/{study}/series",
             $"studies/{study}/series/{series}/instances", $"studies/{study}/instances", "instances?SOPClassUID=1.2.840.10008.5.1.4.1.1.2",
+            "studies?PatientSex=F", "studies?StudyID=1CT1",
         ];
         var compared = 0;
         foreach (var query in queries)
@@ -100,9 +101,9 @@ public sealed class QidoRsTests
         Assert.Equal(4, all.Count);
         Assert.Equal(all.Skip(1).Take(2).Select(r => Uid(r!, "00080018")), page.Select(r => Uid(r!, "00080018")));
 
-        var fuzzy = await http.GetAsync($"{root}/studies?fuzzymatching=true&PatientSex=M");
+        var fuzzy = await http.GetAsync($"{root}/studies?fuzzymatching=true&EthnicGroup=X");
         Assert.Equal(HttpStatusCode.OK, fuzzy.StatusCode);
-        Assert.Contains("fuzzymatching, PatientSex", fuzzy.Headers.GetValues("Warning").Single(), StringComparison.Ordinal);
+        Assert.Contains("fuzzymatching, EthnicGroup", fuzzy.Headers.GetValues("Warning").Single(), StringComparison.Ordinal);
 
         foreach (var bad in new[] { "studies?StudyDate=2020'; DROP TABLE instances;--", "studies?StudyInstanceUID=1.2.x", "series?SeriesNumber=one",
                      "studies?limit=-1", "studies/1..2/series", $"studies?PatientID={new string('A', 2_000)}", "studies?PatientID=%00" })

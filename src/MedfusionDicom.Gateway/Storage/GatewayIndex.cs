@@ -61,10 +61,12 @@ public sealed class GatewayIndex(IndexDatabase database)
     private const string InsertInstance = """
         INSERT INTO instances (sop_instance_uid, sop_class_uid, study_uid, series_uid, patient_id, patient_name, study_date,
             study_description, accession_number, modality, series_description, series_number, instance_number, path, size,
-            transfer_syntax, calling_ae, called_ae, received_at, derived, route, routed)
+            transfer_syntax, calling_ae, called_ae, received_at, derived, route, routed, study_time, study_id, referring_physician,
+            patient_birth_date, patient_sex)
         VALUES (@SopInstanceUid, @SopClassUid, @StudyInstanceUid, @SeriesInstanceUid, @PatientId, @PatientName, @StudyDate,
             @StudyDescription, @AccessionNumber, @Modality, @SeriesDescription, @SeriesNumber, @InstanceNumber, @Path, @Size,
-            @TransferSyntaxUid, @CallingAeTitle, @CalledAeTitle, @ReceivedAtMs, CASE WHEN @Derived THEN 1 ELSE 0 END, @Route, CASE WHEN @Derived THEN 1 ELSE 0 END)
+            @TransferSyntaxUid, @CallingAeTitle, @CalledAeTitle, @ReceivedAtMs, CASE WHEN @Derived THEN 1 ELSE 0 END, @Route, CASE WHEN @Derived THEN 1 ELSE 0 END,
+            @StudyTime, @StudyId, @ReferringPhysicianName, @PatientBirthDate, @PatientSex)
         """;
 
     private const string TouchStudy = """
@@ -82,7 +84,9 @@ public sealed class GatewayIndex(IndexDatabase database)
             series_description = excluded.series_description, series_number = excluded.series_number,
             instance_number = excluded.instance_number, path = excluded.path, size = excluded.size,
             transfer_syntax = excluded.transfer_syntax, calling_ae = excluded.calling_ae, called_ae = excluded.called_ae,
-            received_at = excluded.received_at, derived = excluded.derived, route = excluded.route,
+            received_at = excluded.received_at, derived = excluded.derived, route = excluded.route, study_time = excluded.study_time,
+            study_id = excluded.study_id, referring_physician = excluded.referring_physician, patient_birth_date = excluded.patient_birth_date,
+            patient_sex = excluded.patient_sex,
             routed = CASE WHEN excluded.derived = 1 THEN 1 ELSE instances.routed END;
 
         """ + TouchStudy;

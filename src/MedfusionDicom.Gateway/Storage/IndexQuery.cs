@@ -30,6 +30,11 @@ public static class IndexQuery
         new("StudyDescription", "study_description", MatchKind.Text, QueryLevel.Study),
         new("AccessionNumber", "accession_number", MatchKind.Text, QueryLevel.Study),
         new("ModalitiesInStudy", "modality", MatchKind.ModalityInStudy, QueryLevel.Study),
+        new("StudyTime", "study_time", MatchKind.Text, QueryLevel.Study),
+        new("StudyID", "study_id", MatchKind.Text, QueryLevel.Study),
+        new("ReferringPhysicianName", "referring_physician", MatchKind.Text, QueryLevel.Study),
+        new("PatientBirthDate", "patient_birth_date", MatchKind.DateRange, QueryLevel.Study),
+        new("PatientSex", "patient_sex", MatchKind.Text, QueryLevel.Study),
         new("SeriesInstanceUID", "series_uid", MatchKind.UidList, QueryLevel.Series),
         new("Modality", "modality", MatchKind.Text, QueryLevel.Series),
         new("SeriesNumber", "series_number", MatchKind.Number, QueryLevel.Series),
@@ -60,6 +65,8 @@ public static class IndexQuery
             QueryLevel.Study => $"""
                 SELECT study_uid AS StudyInstanceUID, MAX(patient_id) AS PatientID, MAX(patient_name) AS PatientName, MAX(study_date) AS StudyDate,
                     MAX(study_description) AS StudyDescription, MAX(accession_number) AS AccessionNumber, {database.DistinctJoin("modality")} AS ModalitiesInStudy,
+                    MAX(study_time) AS StudyTime, MAX(study_id) AS StudyID, MAX(referring_physician) AS ReferringPhysicianName,
+                    MAX(patient_birth_date) AS PatientBirthDate, MAX(patient_sex) AS PatientSex,
                     COUNT(DISTINCT series_uid) AS NumberOfStudyRelatedSeries, COUNT(*) AS NumberOfStudyRelatedInstances
                 FROM instances i WHERE study_uid IN (SELECT study_uid FROM instances i WHERE {where}) GROUP BY study_uid ORDER BY study_uid
                 """,

@@ -11,6 +11,11 @@ public sealed record InstanceRecord
     public string PatientName { get; init; } = "";
     public string StudyDate { get; init; } = "";
     public string StudyDescription { get; init; } = "";
+    public string StudyTime { get; init; } = "";
+    public string StudyId { get; init; } = "";
+    public string ReferringPhysicianName { get; init; } = "";
+    public string PatientBirthDate { get; init; } = "";
+    public string PatientSex { get; init; } = "";
     public string AccessionNumber { get; init; } = "";
     public string Modality { get; init; } = "";
     public string SeriesDescription { get; init; } = "";

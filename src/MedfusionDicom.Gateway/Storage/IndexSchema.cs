@@ -32,6 +32,14 @@ internal static class IndexSchema
             created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (sop_instance_uid, destination));
         CREATE INDEX exports_due ON exports (destination, state, not_before);
         """,
+        // 2: the study attributes QIDO-RS returns (PS3.18 Table 10.6.3-3).
+        """
+        ALTER TABLE instances ADD COLUMN study_time TEXT NOT NULL DEFAULT '';
+        ALTER TABLE instances ADD COLUMN study_id TEXT NOT NULL DEFAULT '';
+        ALTER TABLE instances ADD COLUMN referring_physician TEXT NOT NULL DEFAULT '';
+        ALTER TABLE instances ADD COLUMN patient_birth_date TEXT NOT NULL DEFAULT '';
+        ALTER TABLE instances ADD COLUMN patient_sex TEXT NOT NULL DEFAULT '';
+        """,
     ];
 
     /// <summary>The same tables for PostgreSQL: times and sizes are BIGINT (SQLite's INTEGER is already 64-bit).</summary>
@@ -61,6 +69,14 @@ internal static class IndexSchema
             created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (sop_instance_uid, destination));
         CREATE INDEX exports_due ON exports (destination, state, not_before);
         """,
+        // 2: the study attributes QIDO-RS returns (PS3.18 Table 10.6.3-3).
+        """
+        ALTER TABLE instances ADD COLUMN study_time TEXT NOT NULL DEFAULT '';
+        ALTER TABLE instances ADD COLUMN study_id TEXT NOT NULL DEFAULT '';
+        ALTER TABLE instances ADD COLUMN referring_physician TEXT NOT NULL DEFAULT '';
+        ALTER TABLE instances ADD COLUMN patient_birth_date TEXT NOT NULL DEFAULT '';
+        ALTER TABLE instances ADD COLUMN patient_sex TEXT NOT NULL DEFAULT '';
+        """,
     ];
 
     public const string JobColumns = """
@@ -74,7 +90,8 @@ internal static class IndexSchema
             patient_id AS PatientId, patient_name AS PatientName, study_date AS StudyDate, study_description AS StudyDescription,
             accession_number AS AccessionNumber, modality AS Modality, series_description AS SeriesDescription, series_number AS SeriesNumber,
             instance_number AS InstanceNumber, path AS Path, size AS Size, transfer_syntax AS TransferSyntaxUid, calling_ae AS CallingAeTitle,
-            called_ae AS CalledAeTitle, received_at AS ReceivedAtMs, derived AS Derived, route AS Route
+            called_ae AS CalledAeTitle, received_at AS ReceivedAtMs, derived AS Derived, route AS Route, study_time AS StudyTime,
+            study_id AS StudyId, referring_physician AS ReferringPhysicianName, patient_birth_date AS PatientBirthDate, patient_sex AS PatientSex
         FROM instances
         """;
 }

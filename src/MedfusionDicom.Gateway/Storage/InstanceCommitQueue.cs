@@ -34,6 +34,11 @@ internal sealed class InstanceCommitQueue(IndexDatabase database, string upsertS
         ("ReceivedAtMs", DbType.Int64, i => i.ReceivedAtMs),
         ("Derived", DbType.Boolean, i => i.Derived),
         ("Route", DbType.String, i => i.Route),
+        ("StudyTime", DbType.String, i => i.StudyTime),
+        ("StudyId", DbType.String, i => i.StudyId),
+        ("ReferringPhysicianName", DbType.String, i => i.ReferringPhysicianName),
+        ("PatientBirthDate", DbType.String, i => i.PatientBirthDate),
+        ("PatientSex", DbType.String, i => i.PatientSex),
     ];
 
     private readonly Lock _gate = new();
