@@ -147,7 +147,7 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
     private void LogSettings(string data)
     {
         GatewayLog.Setting(_logger, "DIMSE", $"{_options.Dimse.AeTitle}@{_dimse!.Port}{(_options.Dimse.Tls is null ? "" : " (TLS)")}");
-        GatewayLog.Setting(_logger, "DICOMweb", _dicomWeb is null ? "off" : $"{_dicomWeb.Url} (STOW-RS; QIDO-RS and WADO-RS not served by this build yet)");
+        GatewayLog.Setting(_logger, "DICOMweb", _dicomWeb is null ? "off" : $"{_dicomWeb.Url} (STOW-RS, QIDO-RS, WADO-RS retrieve, metadata and frames)");
         GatewayLog.Setting(_logger, "gRPC API", string.IsNullOrEmpty(_options.Grpc.Url) ? "off" : $"{_options.Grpc.Url} (not served by this build yet)");
         GatewayLog.Setting(_logger, "database", Index.Database.Description);
         GatewayLog.Setting(_logger, "node", _options.NodeName);
