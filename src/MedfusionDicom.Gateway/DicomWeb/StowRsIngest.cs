@@ -103,8 +103,9 @@ public sealed class StowRsIngest(GatewayIndex index, InstanceFiles files, long m
                 failed.Add((outcome.Header is null ? new DicomDataset() : Reference(outcome.Header)).AddOrUpdate(DicomTag.FailureReason, outcome.Failure!.Value));
             }
 
-            if (study is not null || stored.Select(s => s.GetStringOrDefault(DicomTag.RetrieveURL)).Any())
-                response.AddOrUpdate(DicomTag.RetrieveURL, $"{baseUrl}/studies/{study ?? parts.First(p => p.Failure is null).Header!.GetString(DicomTag.StudyInstanceUID)}");
+            // The study's Retrieve URL: the path's study, else the study of the first instance stored.
+            var retrieveStudy = study ?? parts.FirstOrDefault(p => p.Failure is null)?.Header!.GetString(DicomTag.StudyInstanceUID);
+            if (retrieveStudy is not null && (study is not null || stored.Count > 0)) response.AddOrUpdate(DicomTag.RetrieveURL, $"{baseUrl}/studies/{retrieveStudy}");
             if (failed.Count > 0) response.AddOrUpdate(new DicomSequence(DicomTag.FailedSOPSequence, failed));
             if (stored.Count > 0) response.AddOrUpdate(new DicomSequence(DicomTag.ReferencedSOPSequence, stored));
             context.Response.StatusCode = failed.Count == 0 ? StatusCodes.Status200OK : stored.Count > 0 ? StatusCodes.Status202Accepted : StatusCodes.Status409Conflict;
