@@ -6,6 +6,15 @@ namespace MedfusionDicom.Gateway.Storage;
 /// </summary>
 internal static class IndexSchema
 {
+    /// <summary>Migration 2, the same SQL for both providers: the study attributes QIDO-RS returns (PS3.18 Table 10.6.3-3).</summary>
+    private const string StudyAttributes = """
+        ALTER TABLE instances ADD COLUMN study_time TEXT NOT NULL DEFAULT '';
+        ALTER TABLE instances ADD COLUMN study_id TEXT NOT NULL DEFAULT '';
+        ALTER TABLE instances ADD COLUMN referring_physician TEXT NOT NULL DEFAULT '';
+        ALTER TABLE instances ADD COLUMN patient_birth_date TEXT NOT NULL DEFAULT '';
+        ALTER TABLE instances ADD COLUMN patient_sex TEXT NOT NULL DEFAULT '';
+        """;
+
     public static IReadOnlyList<string> Sqlite { get; } =
     [
         """
@@ -32,14 +41,7 @@ internal static class IndexSchema
             created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (sop_instance_uid, destination));
         CREATE INDEX exports_due ON exports (destination, state, not_before);
         """,
-        // 2: the study attributes QIDO-RS returns (PS3.18 Table 10.6.3-3).
-        """
-        ALTER TABLE instances ADD COLUMN study_time TEXT NOT NULL DEFAULT '';
-        ALTER TABLE instances ADD COLUMN study_id TEXT NOT NULL DEFAULT '';
-        ALTER TABLE instances ADD COLUMN referring_physician TEXT NOT NULL DEFAULT '';
-        ALTER TABLE instances ADD COLUMN patient_birth_date TEXT NOT NULL DEFAULT '';
-        ALTER TABLE instances ADD COLUMN patient_sex TEXT NOT NULL DEFAULT '';
-        """,
+        StudyAttributes,
     ];
 
     /// <summary>The same tables for PostgreSQL: times and sizes are BIGINT (SQLite's INTEGER is already 64-bit).</summary>
@@ -69,14 +71,7 @@ internal static class IndexSchema
             created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (sop_instance_uid, destination));
         CREATE INDEX exports_due ON exports (destination, state, not_before);
         """,
-        // 2: the study attributes QIDO-RS returns (PS3.18 Table 10.6.3-3).
-        """
-        ALTER TABLE instances ADD COLUMN study_time TEXT NOT NULL DEFAULT '';
-        ALTER TABLE instances ADD COLUMN study_id TEXT NOT NULL DEFAULT '';
-        ALTER TABLE instances ADD COLUMN referring_physician TEXT NOT NULL DEFAULT '';
-        ALTER TABLE instances ADD COLUMN patient_birth_date TEXT NOT NULL DEFAULT '';
-        ALTER TABLE instances ADD COLUMN patient_sex TEXT NOT NULL DEFAULT '';
-        """,
+        StudyAttributes,
     ];
 
     public const string JobColumns = """
