@@ -93,7 +93,11 @@ async Task<(int Instances, double PeakMb, double HwmMb, double Seconds)> PeakRss
               "Routes": [ { "Name": "big", "Match": { "Modality": [ "MR" ] }, "Pipeline": { "Task": "denoise", "Model": "cdiff-cxr-denoise", "Steps": 1 } } ] } }
             """);
         var files = BigStudy(Path.Combine(work, "big"), megabytes / 8);
-        using var gateway = Process.Start(StartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "medfusion.dll"), "gateway", "--config", settings]))!;
+        var start = StartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "medfusion.dll"), "gateway", "--config", settings]);
+        // --gateway-env NAME=VALUE (repeatable) sets the gateway's environment only, e.g. a GC setting to compare.
+        for (var at = Array.IndexOf(args, "--gateway-env"); at >= 0 && at + 1 < args.Length; at = Array.IndexOf(args, "--gateway-env", at + 2))
+            start.Environment[args[at + 1].Split('=', 2)[0]] = args[at + 1].Split('=', 2)[1];
+        using var gateway = Process.Start(start)!;
         _ = gateway.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
         _ = gateway.StandardError.BaseStream.CopyToAsync(Stream.Null);
         await WaitForPortAsync(port);
@@ -151,7 +155,11 @@ async Task<(double Idle, double Busy)> MeasureAsync(int niceness)
               "Workers": [ { "Name": "embedded", "Address": "embedded", "MaxConcurrency": 2, "Niceness": {{niceness}} } ],
               "Routes": [ { "Name": "busy", "Match": { "PatientID": [ "BUSY" ] }, "Pipeline": { "Task": "denoise", "Model": "cdiff-cxr-denoise", "Steps": 200 } } ] } }
             """);
-        using var gateway = Process.Start(StartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "medfusion.dll"), "gateway", "--config", settings]))!;
+        var start = StartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "medfusion.dll"), "gateway", "--config", settings]);
+        // --gateway-env NAME=VALUE (repeatable) sets the gateway's environment only, e.g. a GC setting to compare.
+        for (var at = Array.IndexOf(args, "--gateway-env"); at >= 0 && at + 1 < args.Length; at = Array.IndexOf(args, "--gateway-env", at + 2))
+            start.Environment[args[at + 1].Split('=', 2)[0]] = args[at + 1].Split('=', 2)[1];
+        using var gateway = Process.Start(start)!;
         _ = gateway.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
         _ = gateway.StandardError.BaseStream.CopyToAsync(Stream.Null);
         await WaitForPortAsync(port);

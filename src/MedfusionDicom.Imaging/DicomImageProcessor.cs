@@ -52,24 +52,25 @@ public sealed class DicomImageProcessor
                 decoded[k] = source.ReadFrame(first + k);
                 var values = decoded[k].ModalityValues();
                 windows[k] = spec.Intensity.WindowFor(values, source.IsMonochrome1, encoding.Range);
-                inputs[k] = windows[k].ToModel(values, source.Width, source.Height);
+                // Into model space in place: a large frame is held once as floats, not twice.
+                windows[k].ToModel(values, values);
+                inputs[k] = new Image2D(source.Width, source.Height, values);
             }
             var framesDone = first;
             var onWindows = progress is null ? null : new Progress(t => progress.Report(new ImagingProgress(framesDone, frames, t.Done, t.Total)));
             var outputs = TiledInference.Run(_model, inputs, Enumerable.Repeat(mask, count).ToList(), _tiling, onWindows, cancellationToken);
             for (var k = 0; k < count; k++)
             {
-                var stored = encoding.Quantize(windows[k].FromModel(outputs[k]));
-                if (mask is not null) KnownPixels.Keep<int>(stored, decoded[k].StoredValues(), mask);
-                var packed = encoding.Pack(stored);
+                var packed = encoding.PackModelOutput(outputs[k], windows[k]);
+                if (mask is not null) KnownPixels.KeepSamples(packed.Data, decoded[k].PackedStoredValues().Data, encoding.BytesPerSample, mask);
                 if (data is null)
                 {
                     frameBytes = packed.Data.Length;
                     bitsAllocated = packed.BitsAllocated;
-                    data = new byte[(long)frameBytes * frames <= Array.MaxLength ? frameBytes * frames
+                    data = frames == 1 ? packed.Data : new byte[(long)frameBytes * frames <= Array.MaxLength ? frameBytes * frames
                         : throw new ImagingException($"{frames} frames of {width}x{height} do not fit one instance's pixel data")];
                 }
-                packed.Data.CopyTo(data.AsSpan((first + k) * frameBytes));
+                if (frames > 1) packed.Data.CopyTo(data.AsSpan((first + k) * frameBytes));
             }
             progress?.Report(new ImagingProgress(first + count, frames, 0, 0));
         }

@@ -88,19 +88,30 @@ public readonly record struct IntensityWindow(double Low, double High, bool Inve
     public Image2D ToModel(ReadOnlySpan<float> values, int width, int height)
     {
         var image = new Image2D(width, height);
-        var data = image.Data;
-        if (values.Length != data.Length) throw new ImagingException($"{values.Length} values do not make a {width}x{height} image");
-        double sign = Inverted ? -1 : 1, scale = sign / Half, centre = Centre;
-        for (var i = 0; i < data.Length; i++) data[i] = (float)Math.Clamp((values[i] - centre) * scale, -1.0, 1.0);
+        if (values.Length != image.Data.Length) throw new ImagingException($"{values.Length} values do not make a {width}x{height} image");
+        ToModel(values, image.Data);
         return image;
+    }
+
+    /// <summary>Modality values into model space, a span at a time.</summary>
+    public void ToModel(ReadOnlySpan<float> values, Span<float> model)
+    {
+        double sign = Inverted ? -1 : 1, scale = sign / Half, centre = Centre;
+        for (var i = 0; i < values.Length; i++) model[i] = (float)Math.Clamp((values[i] - centre) * scale, -1.0, 1.0);
     }
 
     /// <summary>Model output (clipped to [-1, 1]) as modality values.</summary>
     public float[] FromModel(Image2D image)
     {
         var result = new float[image.Data.Length];
-        double scale = (Inverted ? -1 : 1) * Half, centre = Centre;
-        for (var i = 0; i < result.Length; i++) result[i] = (float)(Math.Clamp(image.Data[i], -1f, 1f) * scale + centre);
+        FromModel(image.Data, result);
         return result;
+    }
+
+    /// <summary>Model output (clipped to [-1, 1]) as modality values, a span at a time.</summary>
+    public void FromModel(ReadOnlySpan<float> model, Span<float> values)
+    {
+        double scale = (Inverted ? -1 : 1) * Half, centre = Centre;
+        for (var i = 0; i < model.Length; i++) values[i] = (float)(Math.Clamp(model[i], -1f, 1f) * scale + centre);
     }
 }

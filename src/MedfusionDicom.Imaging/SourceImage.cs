@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using MedfusionDicom.Dicom;
 using MedfusionDicom.Dicom.Imaging;
 
@@ -75,6 +76,10 @@ public sealed class SourceFrame
 
     /// <summary>The stored values: bits above High Bit masked off, sign-extended.</summary>
     public int[] StoredValues() => DicomPixelConverter.ToStoredValues(_data.Span, _description);
+
+    /// <summary>The stored values packed in the encoding derived images are written in (<see cref="StoredEncoding.Pack"/>'s layout).</summary>
+    public DicomStoredPixels PackedStoredValues() =>
+        DicomPixelConverter.PackStoredValues(_data.Span, _description, _encoding.RescaleSlope, _encoding.RescaleIntercept);
 }
 
 /// <summary>
@@ -95,11 +100,48 @@ public sealed record StoredEncoding(int BitsStored, bool Signed, double RescaleS
     public ValueRange Range => ValueRange.OfStored(BitsStored, Signed, RescaleSlope, RescaleIntercept);
 
     public DicomStoredPixels Pack(ReadOnlySpan<int> stored) => DicomPixelConverter.Pack(stored, BitsStored, Signed, RescaleSlope, RescaleIntercept);
+
+    /// <summary>Bytes a sample takes when packed: 1 up to 8 bits stored, else 2.</summary>
+    public int BytesPerSample => BitsStored <= 8 ? 1 : 2;
+
+    /// <summary>
+    /// A model's output brought back through its window and packed in this encoding. The modality values are made and
+    /// quantized a block of pixels at a time, so no whole-image array stands between the output and its samples.
+    /// </summary>
+    public DicomStoredPixels PackModelOutput(Image2D output, IntensityWindow window)
+    {
+        const int block = 4096;
+        var data = new byte[output.Data.Length * BytesPerSample];
+        Span<float> values = stackalloc float[block];
+        var clamped = 0;
+        for (var start = 0; start < output.Data.Length; start += block)
+        {
+            var n = Math.Min(block, output.Data.Length - start);
+            window.FromModel(output.Data.AsSpan(start, n), values[..n]);
+            clamped += DicomPixelConverter.QuantizeInto(values[..n], data.AsSpan(start * BytesPerSample), BitsStored, Signed, RescaleSlope, RescaleIntercept, start);
+        }
+        return new DicomStoredPixels(data, BytesPerSample * 8, BitsStored, BitsStored - 1, Signed ? 1 : 0, RescaleSlope, RescaleIntercept, clamped);
+    }
+
+    /// <summary>Samples packed in this encoding that came from elsewhere (a worker), each checked to fit it.</summary>
+    public DicomStoredPixels FromPacked(byte[] data) => DicomPixelConverter.FromPacked(data, BitsStored, Signed, RescaleSlope, RescaleIntercept);
 }
 
 /// <summary>The one owner of "known pixels stay exact": where a mask says known, the result takes the source's value.</summary>
 public static class KnownPixels
 {
+    /// <summary>The same on packed samples of <paramref name="bytesPerSample"/> bytes (1, 2 or 4), whatever they encode.</summary>
+    public static void KeepSamples(Span<byte> result, ReadOnlySpan<byte> source, int bytesPerSample, ReadOnlySpan<bool> unknown)
+    {
+        switch (bytesPerSample)
+        {
+            case 1: Keep(result, source, unknown); break;
+            case 2: Keep(MemoryMarshal.Cast<byte, ushort>(result), MemoryMarshal.Cast<byte, ushort>(source), unknown); break;
+            case 4: Keep(MemoryMarshal.Cast<byte, uint>(result), MemoryMarshal.Cast<byte, uint>(source), unknown); break;
+            default: throw new ImagingException($"samples of {bytesPerSample} bytes: 1, 2 or 4 were expected");
+        }
+    }
+
     public static void Keep<T>(Span<T> result, ReadOnlySpan<T> source, ReadOnlySpan<bool> unknown)
     {
         if (result.Length != source.Length || unknown.Length != source.Length)

@@ -75,53 +75,57 @@ public static class TiledInference
         }
         var plan = Plan(spec, images, options);
         var seeds = images.Select(_ => model.NewNoiseSeed()).ToArray();
-        var outputs = images.Select(i => new Accumulator(i.Width * spec.Scale, i.Height * spec.Scale)).ToArray();
-        var weightMaps = new Dictionary<(int, int, WindowSides), Image2D>();
-        Image2D? WeightsOf(Tile t, int scale)
+        var axisWeights = new Dictionary<(int, bool, bool), float[]>();
+        (float[] Columns, float[] Rows)? WeightsOf(Tile t, int scale)
         {
             if (plan.IsWhole(t.Image)) return null;
             var sides = SidesShared(t, images[t.Image]);
-            var key = (t.Width * scale, t.Height * scale, sides);
-            if (!weightMaps.TryGetValue(key, out var map)) weightMaps[key] = map = Weights(key.Item1, key.Item2, options.Overlap, sides);
-            return map;
+            return (Axis(t.Width * scale, sides.HasFlag(WindowSides.Left), sides.HasFlag(WindowSides.Right)),
+                Axis(t.Height * scale, sides.HasFlag(WindowSides.Top), sides.HasFlag(WindowSides.Bottom)));
         }
-        var work = new List<(Tile Tile, Image2D Input, bool[]? Mask)>();
+        float[] Axis(int length, bool low, bool high)
+        {
+            if (!axisWeights.TryGetValue((length, low, high), out var axis)) axisWeights[(length, low, high)] = axis = AxisWeights(length, options.Overlap, low, high);
+            return axis;
+        }
+        var outputs = images.Select((image, k) => new Accumulator(image.Width * spec.Scale, image.Height * spec.Scale, plan.Tiles[k], t => WeightsOf(t, spec.Scale), spec.Scale)).ToArray();
+        // Windows are cut from their image a batch at a time, so that a large image is never held twice.
+        var work = new List<Tile>();
         foreach (var tile in plan.Tiles.SelectMany(t => t))
         {
-            var input = Crop(images[tile.Image], tile);
-            var mask = masks[tile.Image] is { } full ? ImageMask.Crop(full, images[tile.Image].Width, tile.X, tile.Y, tile.Width, tile.Height) : null;
+            var mask = MaskOf(masks, images, tile);
             if (mask is not null && !ImageMask.AnyUnknown(mask))
-                outputs[tile.Image].Add(input, tile, 1, WeightsOf(tile, 1));
+                outputs[tile.Image].Add(Crop(images[tile.Image], tile), tile, 1, WeightsOf(tile, 1));
             else if (mask is not null && !mask.Contains(false))
                 throw new ImagingException($"the mask of image {tile.Image} covers the whole {tile.Width}x{tile.Height} window at {tile.X},{tile.Y}, so " +
                     "that window has nothing to inpaint from; raise the memory budget so that the image runs whole, or use smaller boxes");
             else
-                work.Add((tile, input, mask));
+                work.Add(tile);
         }
         var total = work.Count;
         var done = 0;
         progress?.Report(new TileProgress(0, total));
-        foreach (var group in work.GroupBy(w => (w.Tile.Width, w.Tile.Height)))
+        foreach (var group in work.GroupBy(t => (t.Width, t.Height)))
         {
             var outputPixels = (long)group.Key.Width * group.Key.Height * spec.Scale * spec.Scale;
             var batchSize = (int)Math.Clamp(options.MemoryBudgetBytes / Math.Max(1, outputPixels * spec.BytesPerPixel), 1, options.MaxBatchSize);
             foreach (var batch in group.Chunk(batchSize))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var results = model.Run(batch.Select(b => new ModelWindow(b.Input, b.Mask, seeds[b.Tile.Image], b.Tile.X * spec.Scale, b.Tile.Y * spec.Scale)).ToList(),
+                var results = model.Run(batch.Select(t => new ModelWindow(Crop(images[t.Image], t), MaskOf(masks, images, t), seeds[t.Image], t.X * spec.Scale, t.Y * spec.Scale)).ToList(),
                     cancellationToken);
                 if (results.Count != batch.Length) throw new InvalidOperationException($"the model returned {results.Count} images for {batch.Length} inputs");
                 for (var i = 0; i < batch.Length; i++)
-                {
-                    var tile = batch[i].Tile;
-                    outputs[tile.Image].Add(results[i], tile, spec.Scale, WeightsOf(tile, spec.Scale));
-                }
+                    outputs[batch[i].Image].Add(results[i], batch[i], spec.Scale, WeightsOf(batch[i], spec.Scale));
                 done += batch.Length;
                 progress?.Report(new TileProgress(done, total));
             }
         }
         return outputs.Select(o => o.Result()).ToList();
     }
+
+    private static bool[]? MaskOf(IReadOnlyList<bool[]?> masks, IReadOnlyList<Image2D> images, Tile t) =>
+        masks[t.Image] is { } full ? ImageMask.Crop(full, images[t.Image].Width, t.X, t.Y, t.Width, t.Height) : null;
 
     private static Image2D Crop(Image2D image, Tile t)
     {
@@ -144,51 +148,75 @@ public static class TiledInference
     /// </summary>
     internal static Image2D Weights(int width, int height, double overlap, WindowSides shared)
     {
-        var wx = Axis(width, shared.HasFlag(WindowSides.Left), shared.HasFlag(WindowSides.Right));
-        var wy = Axis(height, shared.HasFlag(WindowSides.Top), shared.HasFlag(WindowSides.Bottom));
+        var wx = AxisWeights(width, overlap, shared.HasFlag(WindowSides.Left), shared.HasFlag(WindowSides.Right));
+        var wy = AxisWeights(height, overlap, shared.HasFlag(WindowSides.Top), shared.HasFlag(WindowSides.Bottom));
         var map = new Image2D(width, height);
         for (var y = 0; y < height; y++)
         for (var x = 0; x < width; x++)
             map.Data[y * width + x] = wx[x] * wy[y];
         return map;
-
-        float[] Axis(int n, bool low, bool high)
-        {
-            var ramp = n * overlap;
-            var margin = ramp / 4;
-            float Rise(double distance) => ramp < 4 ? 1f : (float)Math.Clamp((distance - margin) / (ramp - 2 * margin), 0, 1);
-            return Enumerable.Range(0, n).Select(i => Math.Min(low ? Rise(i + 0.5) : 1f, high ? Rise(n - i - 0.5) : 1f)).ToArray();
-        }
     }
 
-    /// <summary>Weighted sums of window outputs over one output image.</summary>
-    private sealed class Accumulator(int width, int height)
+    /// <summary>One axis of <see cref="Weights"/>: low and high say whether another window shares that end.</summary>
+    private static float[] AxisWeights(int n, double overlap, bool low, bool high)
     {
-        private readonly float[] _sum = new float[width * height];
-        private readonly float[] _weight = new float[width * height];
+        var ramp = n * overlap;
+        var margin = ramp / 4;
+        float Rise(double distance) => ramp < 4 ? 1f : (float)Math.Clamp((distance - margin) / (ramp - 2 * margin), 0, 1);
+        return Enumerable.Range(0, n).Select(i => Math.Min(low ? Rise(i + 0.5) : 1f, high ? Rise(n - i - 0.5) : 1f)).ToArray();
+    }
 
-        public void Add(Image2D output, Tile tile, int scale, Image2D? weights)
+    /// <summary>
+    /// Weighted sums of window outputs over one output image. The windows of an image form a grid and their weights are
+    /// separable, so the sum of the weights at a pixel is the product of one column total and one row total: only the
+    /// weighted sum takes a whole image, and the result is divided in place.
+    /// </summary>
+    private sealed class Accumulator
+    {
+        private readonly int _width;
+        private readonly int _height;
+        private readonly float[] _sum;
+        private readonly float[] _columnTotals;
+        private readonly float[] _rowTotals;
+
+        public Accumulator(int width, int height, IReadOnlyList<Tile> tiles, Func<Tile, (float[] Columns, float[] Rows)?> weightsOf, int scale)
+        {
+            (_width, _height) = (width, height);
+            _sum = new float[width * height];
+            _columnTotals = new float[width];
+            _rowTotals = new float[height];
+            foreach (var column in tiles.DistinctBy(t => t.X)) AddTotals(_columnTotals, column.X * scale, weightsOf(column)?.Columns, column.Width * scale);
+            foreach (var row in tiles.DistinctBy(t => t.Y)) AddTotals(_rowTotals, row.Y * scale, weightsOf(row)?.Rows, row.Height * scale);
+        }
+
+        private static void AddTotals(float[] totals, int start, float[]? weights, int length)
+        {
+            for (var i = 0; i < length; i++) totals[start + i] += weights?[i] ?? 1f;
+        }
+
+        public void Add(Image2D output, Tile tile, int scale, (float[] Columns, float[] Rows)? weights)
         {
             int x0 = tile.X * scale, y0 = tile.Y * scale, w = tile.Width * scale, h = tile.Height * scale;
             if (output.Width != w || output.Height != h)
                 throw new InvalidOperationException($"the model returned a {output.Width}x{output.Height} image for a {tile.Width}x{tile.Height} window at scale {scale}");
             for (var y = 0; y < h; y++)
             {
-                var row = (y0 + y) * width + x0;
+                var row = (y0 + y) * _width + x0;
+                var rowWeight = weights?.Rows[y] ?? 1f;
                 for (var x = 0; x < w; x++)
-                {
-                    var weight = weights?.Data[y * w + x] ?? 1f;
-                    _sum[row + x] += weight * output.Data[y * w + x];
-                    _weight[row + x] += weight;
-                }
+                    _sum[row + x] += rowWeight * (weights?.Columns[x] ?? 1f) * output.Data[y * w + x];
             }
         }
 
         public Image2D Result()
         {
-            var image = new Image2D(width, height);
-            for (var i = 0; i < _sum.Length; i++) image.Data[i] = _weight[i] > 0 ? _sum[i] / _weight[i] : 0;
-            return image;
+            for (var y = 0; y < _height; y++)
+            for (var x = 0; x < _width; x++)
+            {
+                var weight = _columnTotals[x] * _rowTotals[y];
+                _sum[y * _width + x] = weight > 0 ? _sum[y * _width + x] / weight : 0;
+            }
+            return new Image2D(_width, _height, _sum);
         }
     }
 }

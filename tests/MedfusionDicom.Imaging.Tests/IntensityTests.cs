@@ -52,4 +52,34 @@ public class IntensityTests
         Assert.Equal(new ValueRange(-32768 - 1024, 32767 - 1024), ValueRange.OfStored(16, true, 1, -1024));
         Assert.Equal(new ValueRange(-255, 0), ValueRange.OfStored(8, false, -1, 0));
     }
+
+    [Theory]
+    [InlineData(12, false, 1.0, 0.0, false)]
+    [InlineData(16, true, 1.0, -1024.0, true)]
+    [InlineData(8, false, 0.5, 3.0, false)]
+    public void A_model_output_packs_a_block_at_a_time_as_quantize_then_pack_does(int bits, bool signed, double slope, double intercept, bool inverted)
+    {
+        var encoding = new StoredEncoding(bits, signed, slope, intercept);
+        var random = new Random(bits);
+        // Larger than one block, with values past [-1, 1] that the window clips.
+        var output = new Image2D(131, 97, Enumerable.Range(0, 131 * 97).Select(_ => (float)(random.NextDouble() * 2.4 - 1.2)).ToArray());
+        var window = new IntensityWindow(encoding.Range.Low, encoding.Range.High, inverted);
+        var expected = encoding.Pack(encoding.Quantize(window.FromModel(output)));
+        var packed = encoding.PackModelOutput(output, window);
+        Assert.Equal(expected.Data, packed.Data);
+        Assert.Equal((expected.BitsAllocated, expected.RescaleSlope, expected.RescaleIntercept), (packed.BitsAllocated, packed.RescaleSlope, packed.RescaleIntercept));
+    }
+
+    [Fact]
+    public void Known_samples_are_kept_byte_for_byte_whatever_their_width()
+    {
+        bool[] unknown = [true, false, true];
+        byte[] result = [1, 2, 3, 4, 5, 6], source = [9, 9, 8, 8, 7, 7];
+        KnownPixels.KeepSamples(result, source, 2, unknown);
+        Assert.Equal([1, 2, 8, 8, 5, 6], result);
+        byte[] narrow = [1, 2, 3];
+        KnownPixels.KeepSamples(narrow, [7, 8, 9], 1, unknown);
+        Assert.Equal([1, 8, 3], narrow);
+        Assert.Throws<ImagingException>(() => KnownPixels.KeepSamples(narrow, [7, 8, 9], 3, unknown));
+    }
 }

@@ -169,17 +169,87 @@ public static class DicomPixelConverter
             throw new DicomCodecException($"rescale slope {slope} / intercept {intercept} cannot map values to stored values");
         var stored = new int[values.Length];
         var clamped = 0;
+        for (var i = 0; i < values.Length; i++) stored[i] = QuantizeOne(values[i], slope, intercept, lo, hi, ref clamped);
+        return new DicomQuantizedValues(stored, slope, intercept, clamped);
+    }
+
+    /// <summary>
+    /// <see cref="Quantize"/> with a given slope and intercept followed by <see cref="Pack"/>, a span at a time: the
+    /// stored values go straight into <paramref name="destination"/> (8 bits allocated up to 8 stored, else 16, little
+    /// endian), so a large image needs no integer per pixel in between. Returns how many values were clamped.
+    /// </summary>
+    public static int QuantizeInto(ReadOnlySpan<float> values, Span<byte> destination, int bitsStored, bool signed, double slope, double intercept, long firstIndex = 0)
+    {
+        if (bitsStored is < 1 or > 16) throw new DicomCodecException($"Bits Stored {bitsStored} is not supported for stored output (1 to 16)");
+        if (slope == 0 || !double.IsFinite(slope) || !double.IsFinite(intercept))
+            throw new DicomCodecException($"rescale slope {slope} / intercept {intercept} cannot map values to stored values");
+        (slope, intercept) = (ParseDecimalString(FormatDecimalString(slope)), ParseDecimalString(FormatDecimalString(intercept)));
+        var (lo, hi) = StoredRange(bitsStored, signed);
+        var bytes = bitsStored <= 8 ? 1 : 2;
+        if (destination.Length < values.Length * bytes) throw new ArgumentException($"{destination.Length} bytes cannot hold {values.Length} samples of {bytes * 8} bits");
+        var clamped = 0;
         for (var i = 0; i < values.Length; i++)
         {
-            var q = Math.Round((values[i] - intercept) / slope, MidpointRounding.AwayFromZero);
-            if (q < lo || q > hi)
-            {
-                clamped++;
-                q = Math.Clamp(q, lo, hi);
-            }
-            stored[i] = (int)q;
+            if (!float.IsFinite(values[i])) throw new DicomCodecException($"value {firstIndex + i} is {values[i]}; only finite values can be stored");
+            WriteSample(destination, i, bytes, QuantizeOne(values[i], slope, intercept, lo, hi, ref clamped));
         }
-        return new DicomQuantizedValues(stored, slope, intercept, clamped);
+        return clamped;
+    }
+
+    private static int QuantizeOne(float value, double slope, double intercept, long lo, long hi, ref int clamped)
+    {
+        var q = Math.Round((value - intercept) / slope, MidpointRounding.AwayFromZero);
+        if (q < lo || q > hi)
+        {
+            clamped++;
+            q = Math.Clamp(q, lo, hi);
+        }
+        return (int)q;
+    }
+
+    // Two's complement fills the bits above High Bit with the sign, as most writers do; readers mask them anyway.
+    private static void WriteSample(Span<byte> destination, int index, int bytes, int stored)
+    {
+        if (bytes == 1) destination[index] = (byte)stored;
+        else BinaryPrimitives.WriteUInt16LittleEndian(destination[(index * 2)..], (ushort)stored);
+    }
+
+    /// <summary>
+    /// A grayscale frame's stored values, as <see cref="ToStoredValues"/> reads them, packed as <see cref="Pack"/> packs
+    /// them (Bits Stored kept, High Bit = Bits Stored - 1), without an integer per pixel in between.
+    /// </summary>
+    public static DicomStoredPixels PackStoredValues(ReadOnlySpan<byte> frame, DicomPixelDescription d, double rescaleSlope = 1, double rescaleIntercept = 0)
+    {
+        CheckStoredFrame(frame, d);
+        if (d.BitsStored > 16) throw new DicomCodecException($"Bits Stored {d.BitsStored} is not supported for stored output (1 to 16)");
+        var bytes = d.BitsStored <= 8 ? 1 : 2;
+        var data = new byte[d.Rows * d.Columns * bytes];
+        for (var i = 0; i < d.Rows * d.Columns; i++) WriteSample(data, i, bytes, checked((int)Sample(frame, d, i)));
+        return new DicomStoredPixels(data, bytes * 8, d.BitsStored, d.BitsStored - 1, d.IsSigned ? 1 : 0, rescaleSlope, rescaleIntercept, 0);
+    }
+
+    /// <summary>
+    /// Samples packed as <see cref="Pack"/> packs them, received from elsewhere: every value is checked to fit Bits Stored
+    /// (sign-extended or zero above it, as <see cref="Pack"/> writes), and the buffer is used as it is.
+    /// </summary>
+    public static DicomStoredPixels FromPacked(byte[] data, int bitsStored, bool signed, double rescaleSlope = 1, double rescaleIntercept = 0)
+    {
+        if (bitsStored is < 1 or > 16) throw new DicomCodecException($"Bits Stored {bitsStored} is not supported for stored output (1 to 16)");
+        var (lo, hi) = StoredRange(bitsStored, signed);
+        var bytes = bitsStored <= 8 ? 1 : 2;
+        if (data.Length % bytes != 0) throw new DicomCodecException($"{data.Length} bytes are not whole samples of {bytes * 8} bits");
+        for (var i = 0; i < data.Length / bytes; i++)
+        {
+            long q = (bytes, signed) switch
+            {
+                (1, false) => data[i],
+                (1, true) => (sbyte)data[i],
+                (_, false) => BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(i * 2)),
+                _ => BinaryPrimitives.ReadInt16LittleEndian(data.AsSpan(i * 2)),
+            };
+            if (q < lo || q > hi) throw new DicomCodecException($"stored value {q} at {i} does not fit {bitsStored} {(signed ? "signed" : "unsigned")} bits");
+        }
+        return new DicomStoredPixels(data, bytes * 8, bitsStored, bitsStored - 1, signed ? 1 : 0, rescaleSlope, rescaleIntercept, 0);
     }
 
     /// <summary>Stored values (already within Bits Stored) as native little-endian samples of 8 or 16 bits allocated.</summary>
@@ -193,9 +263,7 @@ public static class DicomPixelConverter
         {
             var q = stored[i];
             if (q < lo || q > hi) throw new DicomCodecException($"stored value {q} at {i} does not fit {bitsStored} {(signed ? "signed" : "unsigned")} bits");
-            // Two's complement fills the bits above High Bit with the sign, as most writers do; readers mask them anyway.
-            if (allocated == 8) data[i] = (byte)q;
-            else BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(i * 2), (ushort)q);
+            WriteSample(data, i, allocated / 8, q);
         }
         return new DicomStoredPixels(data, allocated, bitsStored, bitsStored - 1, signed ? 1 : 0, rescaleSlope, rescaleIntercept, clampedCount);
     }
@@ -203,14 +271,46 @@ public static class DicomPixelConverter
     /// <summary>A single-sample (grayscale) frame's stored values: bits above High Bit masked off, sign-extended.</summary>
     public static int[] ToStoredValues(ReadOnlySpan<byte> frame, DicomPixelDescription d)
     {
+        CheckStoredFrame(frame, d);
+        var values = new int[d.Rows * d.Columns];
+        for (var i = 0; i < values.Length; i++) values[i] = checked((int)Sample(frame, d, i));
+        return values;
+    }
+
+    /// <summary>
+    /// Samples of 8 bits as 16 (sign-extended when <paramref name="signed"/>) or of 16 as 8 (the low byte; the values
+    /// must fit, which <see cref="FromPacked"/> checks): for peers whose wire type is wider than the packing.
+    /// </summary>
+    public static byte[] ResizeSamples(ReadOnlySpan<byte> samples, int fromBytes, int toBytes, bool signed)
+    {
+        switch (fromBytes, toBytes)
+        {
+            case (1, 2):
+                var wide = new byte[samples.Length * 2];
+                for (var i = 0; i < samples.Length; i++) BinaryPrimitives.WriteInt16LittleEndian(wide.AsSpan(i * 2), signed ? (sbyte)samples[i] : samples[i]);
+                return wide;
+            case (2, 1):
+                var narrow = new byte[samples.Length / 2];
+                for (var i = 0; i < narrow.Length; i++)
+                {
+                    var v = BinaryPrimitives.ReadInt16LittleEndian(samples[(i * 2)..]);
+                    if (signed ? v is < sbyte.MinValue or > sbyte.MaxValue : v is < 0 or > byte.MaxValue)
+                        throw new DicomCodecException($"sample {v} at {i} does not fit 8 {(signed ? "signed" : "unsigned")} bits");
+                    narrow[i] = (byte)v;
+                }
+                return narrow;
+            default:
+                return fromBytes == toBytes ? samples.ToArray() : throw new ArgumentException($"samples of {fromBytes} bytes cannot become {toBytes} bytes");
+        }
+    }
+
+    private static void CheckStoredFrame(ReadOnlySpan<byte> frame, DicomPixelDescription d)
+    {
         d.Validate();
         if (d.SamplesPerPixel != 1) throw new DicomCodecException($"stored values are read from single-sample frames; this one has {d.SamplesPerPixel} samples per pixel");
         if (d.BitsAllocated > 32) throw new DicomCodecException($"Bits Allocated {d.BitsAllocated} is not supported");
         if (frame.Length < d.FrameLength)
             throw new DicomCodecException($"frame holds {frame.Length} bytes; {d.Rows}x{d.Columns} of {d.BitsAllocated} bits needs {d.FrameLength}");
-        var values = new int[d.Rows * d.Columns];
-        for (var i = 0; i < values.Length; i++) values[i] = checked((int)Sample(frame, d, i));
-        return values;
     }
 
     /// <summary>The lowest and highest stored value of <paramref name="bits"/> bits, two's complement when signed.</summary>

@@ -1,6 +1,8 @@
-using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Medfusion.V1;
+using MedfusionDicom.Dicom;
+using MedfusionDicom.Dicom.Imaging;
 using MedfusionDicom.Imaging;
 
 namespace MedfusionDicom.Gateway.Inference;
@@ -8,54 +10,45 @@ namespace MedfusionDicom.Gateway.Inference;
 /// <summary>
 /// The wire form of a frame: its stored values as the worker API's Image (the worker applies the model's intensity
 /// convention; see worker.proto), and the stored values of the Image a worker sends back. The only place the gateway
-/// touches pixel values; everything between frames and the model's space is the imaging path's, on the worker.
+/// touches pixel values; everything between frames and the model's space is the imaging path's, on the worker. The
+/// wire's samples are the stored encoding's packed samples (widened to two bytes for INT16 when the encoding packs
+/// one), so a frame crosses without an integer per pixel and a result becomes pixel data as it arrives.
 /// </summary>
 public static class WorkerImages
 {
-    public static Image FromStored(ReadOnlySpan<int> stored, int width, int height, StoredEncoding encoding, bool monochrome1)
+    public static Image FromFrame(SourceFrame frame, int width, int height, StoredEncoding encoding, bool monochrome1)
     {
         var type = TypeOf(encoding);
-        var bytesPerPixel = type == PixelType.Uint8 ? 1 : 2;
-        var data = new byte[stored.Length * bytesPerPixel];
-        for (var i = 0; i < stored.Length; i++)
-        {
-            switch (type)
-            {
-                case PixelType.Uint8: data[i] = (byte)stored[i]; break;
-                case PixelType.Int16: BinaryPrimitives.WriteInt16LittleEndian(data.AsSpan(2 * i), (short)stored[i]); break;
-                default: BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(2 * i), (ushort)stored[i]); break;
-            }
-        }
-
+        var packed = frame.PackedStoredValues().Data;
+        var wire = WireBytes(type) == encoding.BytesPerSample ? packed : DicomPixelConverter.ResizeSamples(packed, encoding.BytesPerSample, WireBytes(type), encoding.Signed);
         return new Image
         {
-            Width = (uint)width, Height = (uint)height, Channels = 1, PixelType = type, Data = ByteString.CopyFrom(data),
+            // The buffer is this call's own and never written again, so the message holds it without a copy.
+            Width = (uint)width, Height = (uint)height, Channels = 1, PixelType = type, Data = UnsafeByteOperations.UnsafeWrap(wire),
             BitsStored = (uint)encoding.BitsStored, PhotometricInterpretation = monochrome1 ? "MONOCHROME1" : "MONOCHROME2",
         };
     }
 
-    /// <summary>The stored values of a worker's result, checked against the size and type that were asked for.</summary>
-    public static int[] ToStored(Image image, int expectedWidth, int expectedHeight, StoredEncoding encoding)
+    /// <summary>A worker's result as packed samples of the encoding, checked against the size and type that were asked for and against Bits Stored.</summary>
+    public static DicomStoredPixels ToPacked(Image image, int expectedWidth, int expectedHeight, StoredEncoding encoding)
     {
         var type = TypeOf(encoding);
         if (image.Width != expectedWidth || image.Height != expectedHeight || image.Channels != 1 || image.PixelType != type)
             throw new InvalidDataException($"the worker answered a {image.Width}x{image.Height}x{image.Channels} {image.PixelType} image; {expectedWidth}x{expectedHeight}x1 {type} was expected");
-        var count = expectedWidth * expectedHeight;
-        var span = image.Data.Span;
-        var bytesPerPixel = type == PixelType.Uint8 ? 1 : 2;
-        if (span.Length != count * bytesPerPixel) throw new InvalidDataException($"the worker's image has {span.Length} bytes of data; {count * bytesPerPixel} were expected");
-        var stored = new int[count];
-        for (var i = 0; i < count; i++)
+        var expected = (long)expectedWidth * expectedHeight * WireBytes(type);
+        if (image.Data.Length != expected) throw new InvalidDataException($"the worker's image has {image.Data.Length} bytes of data; {expected} were expected");
+        try
         {
-            stored[i] = type switch
-            {
-                PixelType.Uint8 => span[i],
-                PixelType.Int16 => BinaryPrimitives.ReadInt16LittleEndian(span[(2 * i)..]),
-                _ => BinaryPrimitives.ReadUInt16LittleEndian(span[(2 * i)..]),
-            };
+            var wire = MemoryMarshal.TryGetArray(image.Data.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+                ? segment.Array
+                : image.Data.ToByteArray();
+            var packed = WireBytes(type) == encoding.BytesPerSample ? wire : DicomPixelConverter.ResizeSamples(wire, WireBytes(type), encoding.BytesPerSample, encoding.Signed);
+            return encoding.FromPacked(packed);
         }
-
-        return stored;
+        catch (DicomCodecException ex)
+        {
+            throw new InvalidDataException($"the worker's image does not fit {encoding.BitsStored} bits stored: {ex.Message}", ex);
+        }
     }
 
     /// <summary>Inpainting: the mask (true = to fill) as the worker API's mask image (1 = to fill).</summary>
@@ -63,8 +56,10 @@ public static class WorkerImages
     {
         var data = new byte[width * height];
         for (var i = 0; i < data.Length; i++) data[i] = mask[i] ? (byte)1 : (byte)0;
-        return new Image { Width = (uint)width, Height = (uint)height, Channels = 1, PixelType = PixelType.Uint8, Data = ByteString.CopyFrom(data) };
+        return new Image { Width = (uint)width, Height = (uint)height, Channels = 1, PixelType = PixelType.Uint8, Data = UnsafeByteOperations.UnsafeWrap(data) };
     }
+
+    private static int WireBytes(PixelType type) => type == PixelType.Uint8 ? 1 : 2;
 
     private static PixelType TypeOf(StoredEncoding encoding) => encoding switch
     {

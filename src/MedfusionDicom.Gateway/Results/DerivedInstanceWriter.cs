@@ -50,16 +50,14 @@ public sealed class DerivedInstanceWriter(WorkerPool workers, InstanceFiles file
         var encoding = image.Encoding;
         var frames = await Task.WhenAll(Enumerable.Range(0, image.FrameCount).Select(async frame =>
         {
-            var request = WorkerImages.FromStored(image.StoredValues(frame), image.Width, image.Height, encoding, image.IsMonochrome1);
+            var request = WorkerImages.FromFrame(image.ReadFrame(frame), image.Width, image.Height, encoding, image.IsMonochrome1);
             var (result, worker) = await workers.RunAsync(new InferenceCall(pipeline, request, mask, seed + (ulong)frame), ct).ConfigureAwait(false);
             var scale = (int)result.Width / image.Width;
-            return (Packed: encoding.Pack(WorkerImages.ToStored(result, image.Width * scale, image.Height * scale, encoding)), Worker: worker,
+            return (Packed: WorkerImages.ToPacked(result, image.Width * scale, image.Height * scale, encoding), Worker: worker,
                 Width: (int)result.Width, Height: (int)result.Height);
         })).ConfigureAwait(false);
 
-        var frameBytes = frames[0].Packed.Data.Length;
-        var data = new byte[frameBytes * frames.Length];
-        for (var f = 0; f < frames.Length; f++) frames[f].Packed.Data.CopyTo(data.AsSpan(f * frameBytes));
+        var data = frames.Length == 1 ? frames[0].Packed.Data : Concatenate(frames.Select(f => f.Packed.Data).ToArray());
         var pixels = new DerivedPixelData(frames[0].Height, frames[0].Width, 1, image.Description.PhotometricInterpretation, frames[0].Packed.BitsAllocated,
             encoding.BitsStored, encoding.BitsStored - 1, encoding.Signed ? 1 : 0, data, frames.Length);
         var builder = new DerivedImageBuilder(Processing(route, source.SeriesInstanceUid));
@@ -124,6 +122,13 @@ public sealed class DerivedInstanceWriter(WorkerPool workers, InstanceFiles file
             SeriesDescription = Truncate($"{p.Task} ({route.Name})", 64),
             UidSeed = ["gateway", route.Name, settings, sourceSeriesUid],
         };
+    }
+
+    private static byte[] Concatenate(byte[][] frames)
+    {
+        var data = new byte[frames.Sum(f => (long)f.Length) <= Array.MaxLength ? frames.Sum(f => f.Length) : throw new UnprocessableInstanceException("the derived frames do not fit one instance's pixel data")];
+        for (var f = 0; f < frames.Length; f++) frames[f].CopyTo(data.AsSpan(f * frames[0].Length));
+        return data;
     }
 
     /// <summary>The sampler's seed: a function of the source instance and the route only.</summary>

@@ -1,12 +1,13 @@
 using System.Buffers.Binary;
 using Google.Protobuf;
 using Medfusion.V1;
+using MedfusionDicom.Dicom.Imaging;
 using MedfusionDicom.Imaging;
 
 namespace MedfusionDicom.Worker.Service;
 
 /// <summary>A request image in model space, with what is needed to bring results back to the caller's values.</summary>
-internal sealed record ModelImage(Image2D Image, IntensityWindow Window, PixelType PixelType, float[] Values);
+internal sealed record ModelImage(Image2D Image, IntensityWindow Window, PixelType PixelType);
 
 /// <summary>An image the caller sent that cannot be used; the message says what is wrong.</summary>
 internal sealed class InvalidImageException(string message) : Exception(message);
@@ -33,7 +34,9 @@ internal static class ImageConversion
         try
         {
             var window = spec.Intensity.WindowFor(values, monochrome1, StoredRange(image, field));
-            return new ModelImage(window.ToModel(values, (int)image.Width, (int)image.Height), window, image.PixelType, values);
+            // Into model space in place: a large image is held once as floats, not twice.
+            window.ToModel(values, values);
+            return new ModelImage(new Image2D((int)image.Width, (int)image.Height, values), window, image.PixelType);
         }
         catch (ImagingException ex)
         {
@@ -59,47 +62,44 @@ internal static class ImageConversion
         return result;
     }
 
-    /// <summary>A model output in the caller's values and pixel type; where <paramref name="unknown"/> is false, the input's own values.</summary>
-    public static Image FromModel(Image2D output, ModelImage input, bool[]? unknown, Image request)
+    /// <summary>
+    /// A model output in the caller's values and pixel type; where <paramref name="unknown"/> is false, the request's
+    /// own samples, byte for byte. The output's buffer is consumed.
+    /// </summary>
+    public static Image FromModel(Image2D output, IntensityWindow window, bool[]? unknown, Image request)
     {
-        var values = input.Window.FromModel(output);
-        if (unknown is not null) KnownPixels.Keep<float>(values, input.Values, unknown);
-        return Encode(values, output.Width, output.Height, input.PixelType, request.PhotometricInterpretation, request.BitsStored);
+        var data = Encode(output, window, request.PixelType, request.BitsStored);
+        if (unknown is not null) KnownPixels.KeepSamples(data, request.Data.Span, BytesPerPixel(request.PixelType)!.Value, unknown);
+        return Wrap(data, output.Width, output.Height, request.PixelType, request.PhotometricInterpretation, request.BitsStored);
     }
 
     /// <summary>A generated image: model output in the fixed range of the model's card, as 8-bit values.</summary>
     public static Image FromSynthesis(Image2D output, IntensityNormalization intensity) =>
-        Encode(new IntensityWindow(intensity.Low, intensity.High, Inverted: false).FromModel(output), output.Width, output.Height, PixelType.Uint8, "MONOCHROME2", 8);
+        Wrap(Encode(output, new IntensityWindow(intensity.Low, intensity.High, Inverted: false), PixelType.Uint8, 8), output.Width, output.Height,
+            PixelType.Uint8, "MONOCHROME2", 8);
 
-    private static Image Encode(float[] values, int width, int height, PixelType type, string photometric, uint bitsStored)
+    private static byte[] Encode(Image2D output, IntensityWindow window, PixelType type, uint bitsStored)
     {
-        var bytesPerPixel = BytesPerPixel(type)!.Value;
-        var data = new byte[values.Length * bytesPerPixel];
-        var span = data.AsSpan();
         if (type == PixelType.Float32)
         {
-            for (var i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(span[(i * 4)..], values[i]);
+            window.FromModel(output.Data, output.Data);
+            var floats = new byte[output.Data.Length * 4];
+            for (var i = 0; i < output.Data.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(floats.AsSpan(i * 4), output.Data[i]);
+            return floats;
         }
-        else
-        {
-            // Integer pixels are stored values: quantized as the DICOM path quantizes (rounded, clamped to the bits).
-            var stored = new StoredEncoding(EffectiveBits(type, bitsStored), type == PixelType.Int16, 1, 0).Quantize(values);
-            for (var i = 0; i < stored.Length; i++)
-            {
-                switch (type)
-                {
-                    case PixelType.Uint8: data[i] = (byte)stored[i]; break;
-                    case PixelType.Uint16: BinaryPrimitives.WriteUInt16LittleEndian(span[(i * 2)..], (ushort)stored[i]); break;
-                    default: BinaryPrimitives.WriteInt16LittleEndian(span[(i * 2)..], (short)stored[i]); break;
-                }
-            }
-        }
-        return new Image
-        {
-            Width = (uint)width, Height = (uint)height, Channels = 1, PixelType = type, Data = ByteString.CopyFrom(data),
-            PhotometricInterpretation = photometric, BitsStored = bitsStored,
-        };
+        // Integer pixels are stored values: quantized as the DICOM path quantizes (rounded, clamped to the bits).
+        var encoding = new StoredEncoding(EffectiveBits(type, bitsStored), type == PixelType.Int16, 1, 0);
+        var packed = encoding.PackModelOutput(output, window).Data;
+        // A 16-bit type holding 8 bits or fewer takes the packed bytes widened to its two.
+        return encoding.BytesPerSample == BytesPerPixel(type) ? packed : DicomPixelConverter.ResizeSamples(packed, 1, 2, encoding.Signed);
     }
+
+    // The buffer is this call's own and never written again, so the message can hold it without a copy.
+    private static Image Wrap(byte[] data, int width, int height, PixelType type, string photometric, uint bitsStored) => new()
+    {
+        Width = (uint)width, Height = (uint)height, Channels = 1, PixelType = type, Data = UnsafeByteOperations.UnsafeWrap(data),
+        PhotometricInterpretation = photometric, BitsStored = bitsStored,
+    };
 
     private static float[] Validated(Image? image, string field)
     {

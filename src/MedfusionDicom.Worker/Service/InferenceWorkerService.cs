@@ -76,8 +76,9 @@ public sealed class InferenceWorkerService : InferenceWorker.InferenceWorkerBase
         var input = ImageConversion.ToModel(image, "image", spec);
         int width = input.Image.Width, height = input.Image.Height;
         var unknown = model.Task == InferenceTask.Inpaint ? ImageConversion.ToMask(mask, width, height) : null;
+        var window = input.Window;
         return new Prepared(new InferenceInput(0, 1, null, input.Image, unknown),
-            px => ImageConversion.FromModel(new Image2D(width * spec.Scale, height * spec.Scale, px), input, unknown, image!));
+            px => ImageConversion.FromModel(new Image2D(width * spec.Scale, height * spec.Scale, px), window, unknown, image!));
     }
 
     private static Prepared SuperResolution(ModelDescriptor model, SuperResolveRequest r)

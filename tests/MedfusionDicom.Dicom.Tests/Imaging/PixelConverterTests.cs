@@ -129,4 +129,71 @@ public sealed class PixelConverterTests
         var back = DicomPixelData.Create(ds).ToFloat32(0).Data;
         for (var i = 0; i < values.Length; i++) Assert.InRange(back[i], values[i] - 1e-5, values[i] + 1e-5);
     }
+
+    [Theory]
+    [InlineData(16, false, 1.0, 0.0)]
+    [InlineData(12, true, 0.5, -1024.0)]
+    [InlineData(8, false, 2.0, 10.0)]
+    [InlineData(7, true, 1.0, 0.0)]
+    public void QuantizingIntoSamplesMatchesQuantizeThenPack(int bits, bool signed, double slope, double intercept)
+    {
+        var random = new Random(bits);
+        var values = Enumerable.Range(0, 5000).Select(_ => (float)(random.NextDouble() * 300000 - 150000) / (bits > 8 ? 1 : 500)).ToArray();
+        values[0] = 0.5f;
+        values[1] = -0.5f;
+        var q = DicomPixelConverter.Quantize(values, new DicomStoreOptions(bits, signed, slope, intercept));
+        var expected = DicomPixelConverter.Pack(q.Values, bits, signed, slope, intercept);
+        var data = new byte[expected.Data.Length];
+        // Two calls on halves, as a caller going a block at a time makes them.
+        var bytes = bits <= 8 ? 1 : 2;
+        var clamped = DicomPixelConverter.QuantizeInto(values.AsSpan(0, 2500), data, bits, signed, slope, intercept) +
+            DicomPixelConverter.QuantizeInto(values.AsSpan(2500), data.AsSpan(2500 * bytes), bits, signed, slope, intercept, 2500);
+        Assert.Equal(expected.Data, data);
+        Assert.Equal(q.ClampedCount, clamped);
+        Assert.True(clamped > 0);
+        var ex = Assert.Throws<DicomCodecException>(() => DicomPixelConverter.QuantizeInto([1f, float.NaN], data, bits, signed, slope, intercept, 100));
+        Assert.Contains("value 101", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(16, 12, 11, false)]
+    [InlineData(16, 12, 15, true)]
+    [InlineData(16, 16, 15, true)]
+    [InlineData(8, 8, 7, false)]
+    [InlineData(16, 6, 5, true)]
+    public void StoredValuesPackDirectlyAsPackPacksThem(int allocated, int stored, int highBit, bool signed)
+    {
+        var random = new Random(stored);
+        var frame = new byte[64 * allocated / 8];
+        random.NextBytes(frame);
+        var d = Gray(8, 8, allocated, stored, highBit, signed);
+        var expected = DicomPixelConverter.Pack(DicomPixelConverter.ToStoredValues(frame, d), stored, signed);
+        var packed = DicomPixelConverter.PackStoredValues(frame, d);
+        Assert.Equal(expected.Data, packed.Data);
+        Assert.Equal((expected.BitsAllocated, expected.BitsStored, expected.HighBit, expected.PixelRepresentation),
+            (packed.BitsAllocated, packed.BitsStored, packed.HighBit, packed.PixelRepresentation));
+        Assert.Equal(expected.Data, DicomPixelConverter.FromPacked(packed.Data, stored, signed).Data);
+    }
+
+    [Fact]
+    public void PackedSamplesFromElsewhereAreCheckedAgainstBitsStored()
+    {
+        Assert.Contains("4096 at 1", Assert.Throws<DicomCodecException>(() => DicomPixelConverter.FromPacked(U16(4095, 4096), 12, false)).Message);
+        // Signed 12 bits: -2048 fits, -2049 does not.
+        Assert.Equal(2, DicomPixelConverter.FromPacked(U16(unchecked((ushort)-2048), 2047), 12, true).Data.Length / 2);
+        Assert.Throws<DicomCodecException>(() => DicomPixelConverter.FromPacked(U16(unchecked((ushort)-2049)), 12, true));
+        Assert.Throws<DicomCodecException>(() => DicomPixelConverter.FromPacked([1, 2, 3], 16, false));
+    }
+
+    [Fact]
+    public void SamplesWidenAndNarrowBetweenEightAndSixteenBits()
+    {
+        byte[] signed8 = [0x80, 0xFF, 0x00, 0x7F];
+        var wide = DicomPixelConverter.ResizeSamples(signed8, 1, 2, signed: true);
+        Assert.Equal(U16(unchecked((ushort)-128), unchecked((ushort)-1), 0, 127), wide);
+        Assert.Equal(signed8, DicomPixelConverter.ResizeSamples(wide, 2, 1, signed: true));
+        Assert.Equal(U16(0x80, 0xFF, 0, 0x7F), DicomPixelConverter.ResizeSamples(signed8, 1, 2, signed: false));
+        Assert.Contains("256 at 0", Assert.Throws<DicomCodecException>(() => DicomPixelConverter.ResizeSamples(U16(256), 2, 1, signed: false)).Message);
+        Assert.Throws<DicomCodecException>(() => DicomPixelConverter.ResizeSamples(U16(unchecked((ushort)-129)), 2, 1, signed: true));
+    }
 }
