@@ -11,20 +11,7 @@ public sealed class QidoRsTests
     /// <summary>What servers may answer differently without either being wrong: the URLs point at each server, and availability and character sets are each server's own.</summary>
     private static readonly HashSet<string> ServerSpecific = ["00081190", "00080056", "00080005", "00081030"];
 
-    private static async Task<(GatewayRun Gateway, Orthanc Orthanc, IReadOnlyList<string> Files)> LoadBothAsync()
-    {
-        var gateway = await GatewayRun.StartAsync(o =>
-        {
-            o.DicomWeb.Url = $"http://127.0.0.1:{Tools.FreePort()}/dicomweb";
-            o.Routes[0].Match = new() { ["Modality"] = ["NONE"] }; // no derived series: the two servers hold the same instances
-        });
-        var orthanc = new Orthanc();
-        await orthanc.StartAsync(new Dictionary<string, (string, int)>(), dicomWeb: true);
-        var files = TestSeries.Mr(gateway.Dir, 3).Append(Corpus.Pydicom("CT_small.dcm")).ToList();
-        Assert.Equal(0, (await gateway.StoreScuAsync(files)).ExitCode);
-        foreach (var f in files) Assert.True((await orthanc.Http.PostAsync("instances", new ByteArrayContent(await File.ReadAllBytesAsync(f)))).IsSuccessStatusCode);
-        return (gateway, orthanc, files);
-    }
+    private static Task<(GatewayRun Gateway, Orthanc Orthanc, IReadOnlyList<string> Files)> LoadBothAsync() => DicomWebPeers.LoadBothAsync();
 
     private static async Task<JsonArray> QueryAsync(HttpClient http, string url)
     {

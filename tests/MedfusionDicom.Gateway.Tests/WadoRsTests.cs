@@ -31,11 +31,7 @@ public sealed class WadoRsTests
     [Fact]
     public async Task A_series_comes_back_as_stored_with_transfer_syntax_star_and_in_Explicit_VR_Little_Endian_by_default()
     {
-        await using var gateway = await GatewayRun.StartAsync(o =>
-        {
-            o.DicomWeb.Url = $"http://127.0.0.1:{Tools.FreePort()}/dicomweb";
-            o.Routes[0].Match = new() { ["Modality"] = ["NONE"] };
-        });
+        await using var gateway = await DicomWebPeers.StartGatewayAsync();
         var files = TestSeries.Mr(gateway.Dir, 3);
         Assert.Equal(0, (await gateway.StoreScuAsync(files)).ExitCode);
         var mr = DicomFile.Open(files[0]).Dataset;

@@ -67,6 +67,21 @@ public sealed class DicomWebServer : IAsyncDisposable
             wado.FramesAsync(context, study, series, instance, list));
         app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}/bulkdata/{tag}", (HttpContext context, string study, string series, string instance, string tag) =>
             wado.BulkDataAsync(context, study, series, instance, tag));
+        var rendered = new RenderedRs(index);
+        app.MapGet(root + "/studies/{study}/rendered", (HttpContext context, string study) => rendered.RenderedAsync(context, study, null, null, null));
+        app.MapGet(root + "/studies/{study}/series/{series}/rendered", (HttpContext context, string study, string series) =>
+            rendered.RenderedAsync(context, study, series, null, null));
+        app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}/rendered", (HttpContext context, string study, string series, string instance) =>
+            rendered.RenderedAsync(context, study, series, instance, null));
+        app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}/frames/{list}/rendered",
+            (HttpContext context, string study, string series, string instance, string list) => rendered.RenderedAsync(context, study, series, instance, list));
+        app.MapGet(root + "/studies/{study}/thumbnail", (HttpContext context, string study) => rendered.ThumbnailAsync(context, study, null, null, null));
+        app.MapGet(root + "/studies/{study}/series/{series}/thumbnail", (HttpContext context, string study, string series) =>
+            rendered.ThumbnailAsync(context, study, series, null, null));
+        app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}/thumbnail", (HttpContext context, string study, string series, string instance) =>
+            rendered.ThumbnailAsync(context, study, series, instance, null));
+        app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}/frames/{list}/thumbnail",
+            (HttpContext context, string study, string series, string instance, string list) => rendered.ThumbnailAsync(context, study, series, instance, list));
         app.MapGet(root + "/studies/{study}", (HttpContext context, string study) => wado.RetrieveAsync(context, study, null, null));
         app.MapGet(root + "/studies/{study}/series/{series}", (HttpContext context, string study, string series) => wado.RetrieveAsync(context, study, series, null));
         app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}", (HttpContext context, string study, string series, string instance) =>
