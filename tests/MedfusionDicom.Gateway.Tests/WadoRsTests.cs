@@ -86,4 +86,38 @@ public sealed class WadoRsTests
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"{url}/frames/16")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync($"{url}/frames/0,x")).StatusCode);
     }
+
+    [Fact]
+    public async Task Series_metadata_is_served_from_its_cache_entry_until_the_series_changes()
+    {
+        await using var gateway = await DicomWebPeers.StartGatewayAsync();
+        var files = TestSeries.Mr(gateway.Dir, 3);
+        Assert.Equal(0, (await gateway.StoreScuAsync(files)).ExitCode);
+        var mr = DicomFile.Open(files[0]).Dataset;
+        var url = $"{gateway.Options.DicomWeb.Url}/studies/{mr.GetString(DicomTag.StudyInstanceUID)}/series/{mr.GetString(DicomTag.SeriesInstanceUID)}/metadata";
+        var cache = Path.Combine(gateway.Options.DataDirectory, ".cache", "metadata");
+        using var http = new HttpClient();
+
+        var first = await http.GetStringAsync(url);
+        Assert.Equal(3, System.Text.Json.Nodes.JsonNode.Parse(first)!.AsArray().Count);
+        var entry = Assert.Single(Directory.GetFiles(cache));
+        Assert.Equal(first, await File.ReadAllTextAsync(entry));
+        Assert.Equal(first, await http.GetStringAsync(url));
+        // What is served is the entry: changed behind the server's back, the change shows.
+        await File.WriteAllTextAsync(entry, "[]");
+        Assert.Equal("[]", await http.GetStringAsync(url));
+
+        // One more instance in the series: another version, built afresh; the old entry is gone.
+        var more = DicomFile.Open(files[0]).Dataset.Clone();
+        more.AddOrUpdate(DicomTag.SOPInstanceUID, DicomUID.Generate().UID).AddOrUpdate(DicomTag.InstanceNumber, "4");
+        var path = Path.Combine(gateway.Dir.Sub("more"), "4.dcm");
+        new DicomFile(more).Save(path);
+        Assert.Equal(0, (await gateway.StoreScuAsync([path])).ExitCode);
+        var after = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(url))!.AsArray();
+        Assert.Equal(4, after.Count);
+        Assert.NotEqual(entry, Assert.Single(Directory.GetFiles(cache)));
+        // Instance-level metadata is not cached; it is read from the file.
+        var one = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(url.Replace("/metadata", $"/instances/{more.GetString(DicomTag.SOPInstanceUID)}/metadata", StringComparison.Ordinal)))!.AsArray();
+        Assert.Single(one);
+    }
 }

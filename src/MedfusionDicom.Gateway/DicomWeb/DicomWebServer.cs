@@ -58,7 +58,7 @@ public sealed class DicomWebServer : IAsyncDisposable
         app.MapGet(root + "/studies/{study}/instances", (HttpContext context, string study) => qido.HandleAsync(context, QueryLevel.Instance, study, null));
         app.MapGet(root + "/studies/{study}/series/{series}/instances", (HttpContext context, string study, string series) =>
             qido.HandleAsync(context, QueryLevel.Instance, study, series));
-        var wado = new WadoRs(index, () => publicRoot!);
+        var wado = new WadoRs(index, () => publicRoot!, new SeriesMetadataCache(Path.Combine(options.DataDirectory, ".cache", "metadata")));
         app.MapGet(root + "/studies/{study}/metadata", (HttpContext context, string study) => wado.MetadataAsync(context, study, null, null));
         app.MapGet(root + "/studies/{study}/series/{series}/metadata", (HttpContext context, string study, string series) => wado.MetadataAsync(context, study, series, null));
         app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}/metadata", (HttpContext context, string study, string series, string instance) =>

@@ -12,32 +12,47 @@ namespace MedfusionDicom.Gateway.DicomWeb;
 /// stored; none asks for Explicit VR Little Endian (the standard's default); another is served when the stored one
 /// is it, or by transcoding. What cannot be met is a 406, before any byte of the body is sent.
 /// </summary>
-public sealed class WadoRs(GatewayIndex index, Func<string> root)
+public sealed class WadoRs(GatewayIndex index, Func<string> root, SeriesMetadataCache? cache = null)
 {
     /// <summary>
     /// /metadata at each level: every instance's dataset as DICOM JSON, its top-level bulk values (Pixel Data and
     /// other binary elements) as BulkDataURIs to the bulkdata route, nested ones inline. Files are read one at a time.
+    /// A series' answer is kept in <paramref name="cache"/> and served from there while the series is unchanged.
     /// </summary>
     public async Task MetadataAsync(HttpContext context, string study, string? series, string? instance)
     {
         if (await FindAsync(context, study, series, instance).ConfigureAwait(false) is not { } instances) return;
         context.Response.ContentType = "application/dicom+json";
-        var body = context.Response.Body;
-        await body.WriteAsync("["u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
+        if (series is null || instance is not null || cache is null)
+        {
+            await WriteMetadataAsync(context.Response.Body, instances, context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+
+        var entry = await cache.GetOrBuildAsync(series, cache.PathOf(series, instances, root()), (stream, ct) => WriteMetadataAsync(stream, instances, ct),
+            context.RequestAborted).ConfigureAwait(false);
+        await using var file = new FileStream(entry, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        context.Response.ContentLength = file.Length;
+        await file.CopyToAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private async Task WriteMetadataAsync(Stream body, IReadOnlyList<InstanceRecord> instances, CancellationToken ct)
+    {
+        await body.WriteAsync("["u8.ToArray(), ct).ConfigureAwait(false);
         for (var k = 0; k < instances.Count; k++)
         {
             var i = instances[k];
             var url = $"{root()}/studies/{i.StudyInstanceUid}/series/{i.SeriesInstanceUid}/instances/{i.SopInstanceUid}";
-            var dataset = (await DicomFile.OpenAsync(i.Path, cancellationToken: context.RequestAborted).ConfigureAwait(false)).Dataset;
+            var dataset = (await DicomFile.OpenAsync(i.Path, cancellationToken: ct).ConfigureAwait(false)).Dataset;
             var options = new DicomJsonWriterOptions { BulkDataUri = bulk => bulk.Parents.Count == 0 ? $"{url}/bulkdata/{bulk.PathString}" : null };
             using var json = new MemoryStream();
             DicomJsonWriter.Write(json, dataset, options);
-            if (k > 0) await body.WriteAsync(","u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
+            if (k > 0) await body.WriteAsync(","u8.ToArray(), ct).ConfigureAwait(false);
             json.Position = 0;
-            await json.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+            await json.CopyToAsync(body, ct).ConfigureAwait(false);
         }
 
-        await body.WriteAsync("]"u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
+        await body.WriteAsync("]"u8.ToArray(), ct).ConfigureAwait(false);
     }
 
     /// <summary>The bytes of a top-level bulk element (what a BulkDataURI names), as multipart/related application/octet-stream.</summary>
