@@ -11,7 +11,10 @@
 //
 // Benchmark 3 (EndToEndBenchmark.cs): the gateway's overhead on a 12-instance DX study from Orthanc and back.
 //
-//   dotnet run -c Release --project bench/MedfusionDicom.Bench.Gateway [-- --reps 3 --study-mb 1024 --stable-seconds 2 --only e2e]
+// Issue 15's DICOMweb benchmark (DicomWebBenchmark.cs, --only dicomweb): QIDO, series metadata and frames against
+// Orthanc's DICOMweb plugin.
+//
+//   dotnet run -c Release --project bench/MedfusionDicom.Bench.Gateway [-- --reps 3 --study-mb 1024 --stable-seconds 2 --only e2e|ingest|rss|dicomweb]
 using System.Diagnostics;
 using static BenchSupport;
 using System.Globalization;
@@ -43,6 +46,18 @@ if (only is "all" or "e2e")
     var ratio = Median(runs.Select(r => r.OverheadS / r.ComputeS).ToList());
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Benchmark 3: 12-instance DX study, Orthanc -> gateway -> Orthanc; median overhead / compute {ratio:0.0%} (target <= 10 %); load {LoadAverage()}"));
     if (only == "e2e") return 0;
+}
+
+if (only == "dicomweb")
+{
+    var dicomWeb = await DicomWebBenchmark.RunAsync(series, Math.Max(reps, 5), StorescuAsync);
+    Console.WriteLine();
+    Console.WriteLine("| request | ours (ms) | Orthanc-DICOMweb (ms) | Orthanc / ours |");
+    Console.WriteLine("|---|---:|---:|---:|");
+    foreach (var row in dicomWeb)
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {row.What} | {row.OursMs:0.0} | {row.OrthancMs:0.0} | {row.OrthancMs / row.OursMs:0.00} |"));
+    Console.WriteLine($"medians of {Math.Max(reps, 5)}; load {LoadAverage()}");
+    return 0;
 }
 
 var files = Directory.GetFiles(series, "*.dcm").Order(StringComparer.Ordinal).ToArray();

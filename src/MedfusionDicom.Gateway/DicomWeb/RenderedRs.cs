@@ -83,18 +83,13 @@ public sealed class RenderedRs(GatewayIndex index)
             await WriteImageAsync(context, image, request.Format).ConfigureAwait(false);
     }
 
+    /// <summary>The instances with images among those the path names; null (the answer already sent) when there are none.</summary>
     private async Task<IReadOnlyList<InstanceRecord>?> FindAsync(HttpContext context, string study, string? series, string? instance)
     {
-        if (!DicomUID.IsValid(study) || series is not null && !DicomUID.IsValid(series) || instance is not null && !DicomUID.IsValid(instance))
-        {
-            await DicomWebProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "a UID in the path is not a valid UID").ConfigureAwait(false);
-            return null;
-        }
-
-        var instances = (await index.ListStudyInstancesAsync(study, series, context.RequestAborted).ConfigureAwait(false))
-            .Where(i => instance is null || i.SopInstanceUid == instance).Where(i => DicomUID.Lookup(i.SopClassUid).IsImageStorage).ToList();
-        if (instances.Count > 0) return instances;
-        await DicomWebProblem.WriteAsync(context, StatusCodes.Status404NotFound, "no such study, series or instance with an image").ConfigureAwait(false);
+        if (await WadoRs.FindAsync(index, context, study, series, instance).ConfigureAwait(false) is not { } found) return null;
+        var images = found.Where(i => DicomUID.Lookup(i.SopClassUid).IsImageStorage).ToList();
+        if (images.Count > 0) return images;
+        await DicomWebProblem.WriteAsync(context, StatusCodes.Status404NotFound, "the study, series or instance holds no image").ConfigureAwait(false);
         return null;
     }
 

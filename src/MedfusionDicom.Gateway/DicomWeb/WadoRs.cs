@@ -143,7 +143,7 @@ public sealed class WadoRs(GatewayIndex index, Func<string> root, SeriesMetadata
     }
 
     /// <summary>The indexed instances of a study, series or instance; null (the answer already sent) for a bad UID or nothing found.</summary>
-    private async Task<IReadOnlyList<InstanceRecord>?> FindAsync(HttpContext context, string study, string? series, string? instance)
+    internal static async Task<IReadOnlyList<InstanceRecord>?> FindAsync(GatewayIndex index, HttpContext context, string study, string? series, string? instance)
     {
         if (!DicomUID.IsValid(study) || series is not null && !DicomUID.IsValid(series) || instance is not null && !DicomUID.IsValid(instance))
         {
@@ -151,12 +151,18 @@ public sealed class WadoRs(GatewayIndex index, Func<string> root, SeriesMetadata
             return null;
         }
 
-        var instances = (await index.ListStudyInstancesAsync(study, series, context.RequestAborted).ConfigureAwait(false))
-            .Where(i => instance is null || i.SopInstanceUid == instance).ToList();
+        // One instance is looked up by its UID: a frame request must not list its whole series.
+        var instances = instance is not null
+            ? (await index.GetInstanceAsync(instance, context.RequestAborted).ConfigureAwait(false) is { } one && one.StudyInstanceUid == study
+               && (series is null || one.SeriesInstanceUid == series) ? [one] : [])
+            : await index.ListStudyInstancesAsync(study, series, context.RequestAborted).ConfigureAwait(false);
         if (instances.Count > 0) return instances;
         await DicomWebProblem.WriteAsync(context, StatusCodes.Status404NotFound, "no such study, series or instance").ConfigureAwait(false);
         return null;
     }
+
+    private Task<IReadOnlyList<InstanceRecord>?> FindAsync(HttpContext context, string study, string? series, string? instance) =>
+        FindAsync(index, context, study, series, instance);
 
     public async Task RetrieveAsync(HttpContext context, string study, string? series, string? instance)
     {
