@@ -67,13 +67,11 @@ public sealed class RenderedRs(GatewayIndex index)
     {
         if (await ParseAsync(context, thumbnail: true).ConfigureAwait(false) is not { } request) return;
         if (await FindAsync(context, study, series, instance).ConfigureAwait(false) is not { } instances) return;
-        var number = 1;
-        if (frame is not null && FrameNumbers(frame) is not [var one])
+        if ((frame is null ? [1] : FrameNumbers(frame)) is not [var number])
         {
             await DicomWebProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "a thumbnail is of one frame: give one frame number").ConfigureAwait(false);
             return;
         }
-        else if (frame is not null) number = int.Parse(frame, CultureInfo.InvariantCulture);
 
         // The first series of the study (the index lists them in order), and its middle instance: what a series looks like.
         var firstSeries = instances[0].SeriesInstanceUid;
