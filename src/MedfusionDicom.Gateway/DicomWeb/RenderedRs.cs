@@ -30,7 +30,7 @@ public sealed class RenderedRs(GatewayIndex index)
         if (await ParseAsync(context, thumbnail: false).ConfigureAwait(false) is not { } request) return;
         if (await FindAsync(context, study, series, instance).ConfigureAwait(false) is not { } instances) return;
         List<int>? numbers = null;
-        if (frames is not null && (numbers = FrameNumbers(frames)) is null)
+        if (frames is not null && (numbers = WadoRs.FrameNumbers(frames)) is null)
         {
             await DicomWebProblem.WriteAsync(context, StatusCodes.Status400BadRequest, $"'{(frames.Length > 64 ? frames[..64] : frames)}' is not a list of frame numbers (1, 2, ...)").ConfigureAwait(false);
             return;
@@ -67,7 +67,7 @@ public sealed class RenderedRs(GatewayIndex index)
     {
         if (await ParseAsync(context, thumbnail: true).ConfigureAwait(false) is not { } request) return;
         if (await FindAsync(context, study, series, instance).ConfigureAwait(false) is not { } instances) return;
-        if ((frame is null ? [1] : FrameNumbers(frame)) is not [var number])
+        if ((frame is null ? [1] : WadoRs.FrameNumbers(frame)) is not [var number])
         {
             await DicomWebProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "a thumbnail is of one frame: give one frame number").ConfigureAwait(false);
             return;
@@ -155,11 +155,12 @@ public sealed class RenderedRs(GatewayIndex index)
 
         try
         {
+            ((int, int) Size, (int, int, int, int)? Region)? viewport = query.TryGetValue("viewport", out var v) ? Viewport(v.ToString()) : null;
             var options = new DicomRenderOptions
             {
                 Window = query.TryGetValue("window", out var w) ? Window(w.ToString()) : null,
-                Viewport = query.TryGetValue("viewport", out var v) ? Viewport(v.ToString()).Size : thumbnail ? (ThumbnailSize, ThumbnailSize) : null,
-                Region = query.TryGetValue("viewport", out var r) ? Viewport(r.ToString()).Region : null,
+                Viewport = viewport?.Size ?? (thumbnail ? (ThumbnailSize, ThumbnailSize) : null),
+                Region = viewport?.Region,
                 // A thumbnail's own size makes a small image no larger; a viewport the client asks for is met.
                 ShrinkOnly = thumbnail && !query.ContainsKey("viewport"),
             };
@@ -198,17 +199,6 @@ public sealed class RenderedRs(GatewayIndex index)
             : throw new DicomCodecException($"{name} '{Clip(text)}' must be a whole number from {min} to {max}");
 
     private static string Clip(string text) => text.Length > 64 ? text[..64] : text;
-
-    private static List<int>? FrameNumbers(string list)
-    {
-        var numbers = new List<int>();
-        foreach (var n in list.Split(',', StringSplitOptions.TrimEntries))
-        {
-            if (!int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out var f) || f < 1) return null;
-            numbers.Add(f);
-        }
-        return numbers;
-    }
 
     /// <summary>The image format an Accept header asks for: JPEG unless PNG comes first; null when it accepts neither.</summary>
     internal static SKEncodedImageFormat? Format(string accept)

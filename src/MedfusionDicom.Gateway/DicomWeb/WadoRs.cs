@@ -87,8 +87,7 @@ public sealed class WadoRs(GatewayIndex index, Func<string> root, SeriesMetadata
     public async Task FramesAsync(HttpContext context, string study, string series, string instance, string list)
     {
         if (await FindAsync(context, study, series, instance).ConfigureAwait(false) is not [var found]) return;
-        var numbers = list.Split(',', StringSplitOptions.TrimEntries);
-        if (numbers.Any(n => !int.TryParse(n, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var f) || f < 1))
+        if (FrameNumbers(list) is not { } wanted)
         {
             await DicomWebProblem.WriteAsync(context, StatusCodes.Status400BadRequest, $"'{(list.Length > 64 ? list[..64] : list)}' is not a list of frame numbers (1, 2, ...)").ConfigureAwait(false);
             return;
@@ -115,7 +114,6 @@ public sealed class WadoRs(GatewayIndex index, Func<string> root, SeriesMetadata
         }
 
         var frameCount = int.TryParse(dataset.GetStringOrDefault(DicomTag.NumberOfFrames, "1").Trim(), out var declared) ? declared : 1;
-        var wanted = numbers.Select(n => int.Parse(n, System.Globalization.CultureInfo.InvariantCulture)).ToList();
         if (wanted.Any(f => f > frameCount) || frameBytes * frameCount > pixels.Length)
         {
             await DicomWebProblem.WriteAsync(context, StatusCodes.Status404NotFound, $"the instance has {frameCount} frame(s)").ConfigureAwait(false);
@@ -140,6 +138,18 @@ public sealed class WadoRs(GatewayIndex index, Func<string> root, SeriesMetadata
         }
 
         await body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}--\r\n"), context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>A path's frame list (1-based, comma-separated) as numbers; null when an entry is not a frame number.</summary>
+    internal static List<int>? FrameNumbers(string list)
+    {
+        var numbers = new List<int>();
+        foreach (var n in list.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(n, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var f) || f < 1) return null;
+            numbers.Add(f);
+        }
+        return numbers;
     }
 
     /// <summary>The indexed instances of a study, series or instance; null (the answer already sent) for a bad UID or nothing found.</summary>
