@@ -106,6 +106,12 @@ public sealed class DicomWebOptions
 
     /// <summary>A request body larger than this is refused (413).</summary>
     public long MaxRequestMegabytes { get; set; } = 2048;
+
+    /// <summary>
+    /// Origins (scheme://host[:port]) whose browser pages may call this service, such as a viewer served elsewhere, or
+    /// "*" for any. Empty: no cross-origin access, which the gateway's own pages do not need.
+    /// </summary>
+    public List<string> CorsOrigins { get; set; } = [];
 }
 
 public sealed class AssemblyOptions

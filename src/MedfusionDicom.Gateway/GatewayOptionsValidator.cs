@@ -26,6 +26,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (options.DicomWeb.MaxRequestMegabytes < 1) Fail("DicomWeb:MaxRequestMegabytes", "must be at least 1");
         if (options.DicomWeb.Url.StartsWith("https:", StringComparison.OrdinalIgnoreCase) != options.DicomWeb.Tls is not null)
             Fail("DicomWeb:Tls", "an https:// Url needs Tls (CertificatePath, KeyPath), and Tls needs an https:// Url");
+        ValidateCorsOrigins(options.DicomWeb.CorsOrigins, Fail);
         ValidateUrl(options.Grpc.Url, "Grpc:Url", Fail);
         if (!double.IsFinite(options.Assembly.StableSeconds) || options.Assembly.StableSeconds < 0) Fail("Assembly:StableSeconds", "must be 0 or more seconds");
         ValidateWorkers(options.Workers, Fail);
@@ -72,6 +73,18 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (dimse.Tls is { } tls && !File.Exists(tls.CertificatePath)) fail("Dimse:Tls:CertificatePath", $"'{tls.CertificatePath}' does not exist");
         if (dimse.Tls is { TrustedCertificatesPath.Length: > 0 } pinned && !File.Exists(pinned.TrustedCertificatesPath))
             fail("Dimse:Tls:TrustedCertificatesPath", $"'{pinned.TrustedCertificatesPath}' does not exist");
+    }
+
+    /// <summary>A browser sends its Origin as scheme://host[:port]; anything else in the list could never match one.</summary>
+    private static void ValidateCorsOrigins(List<string> origins, Action<string, string> fail)
+    {
+        for (var i = 0; i < origins.Count; i++)
+        {
+            var origin = origins[i];
+            if (origin == "*") continue;
+            if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.PathAndQuery != "/" || origin.EndsWith('/') || uri.UserInfo.Length > 0 || uri.Fragment.Length > 0)
+                fail($"DicomWeb:CorsOrigins:{i}", $"'{origin}' is not an origin (scheme://host[:port], no path) or *");
+        }
     }
 
     private static void ValidateUrl(string url, string key, Action<string, string> fail)

@@ -6,10 +6,11 @@ namespace MedfusionDicom.Gateway.Tests;
 internal static class DicomWebPeers
 {
     /// <summary>A gateway with DICOMweb on a free loopback port and no route that matches, so it holds only what is sent.</summary>
-    public static Task<GatewayRun> StartGatewayAsync() => GatewayRun.StartAsync(o =>
+    public static Task<GatewayRun> StartGatewayAsync(Action<GatewayOptions>? configure = null) => GatewayRun.StartAsync(o =>
     {
         o.DicomWeb.Url = $"http://127.0.0.1:{Tools.FreePort()}/dicomweb";
         o.Routes[0].Match = new() { ["Modality"] = ["NONE"] }; // no derived series: the gateway holds what was sent
+        configure?.Invoke(o);
     });
 
     /// <summary>Three MR_small copies as one series and CT_small, sent to a gateway (storescu) and to Orthanc (REST).</summary>

@@ -42,6 +42,8 @@ public sealed class OptionsTests
         { "destination TLS", o => o.Destinations[0].Tls = new TlsOptions { TrustedCertificatesPath = "/etc/ssl/no-such-pacs.pem" }, "Gateway:Destinations:0:Tls:TrustedCertificatesPath: '/etc/ssl/no-such-pacs.pem' does not exist" },
         { "retry range", o => o.Jobs.MaxRetrySeconds = 0.1, "Gateway:Jobs:MaxRetrySeconds" },
         { "bad URL", o => o.DicomWeb.Url = "localhost:8080", "Gateway:DicomWeb:Url" },
+        { "CORS origin with a path", o => o.DicomWeb.CorsOrigins = ["https://viewer.example/ohif"], "Gateway:DicomWeb:CorsOrigins:0: 'https://viewer.example/ohif' is not an origin" },
+        { "CORS origin without a scheme", o => o.DicomWeb.CorsOrigins = ["*", "viewer.example"], "Gateway:DicomWeb:CorsOrigins:1: 'viewer.example' is not an origin" },
         { "PostgreSQL without a connection", o => o.Database.Provider = DatabaseProvider.PostgreSql, "Gateway:Database:ConnectionString: PostgreSql needs a connection string" },
         { "bad PostgreSQL connection", o => (o.Database.Provider, o.Database.ConnectionString) = (DatabaseProvider.PostgreSql, "Hots=db"), "Gateway:Database:ConnectionString: is not an Npgsql connection string" },
         { "bad node name", o => o.NodeName = "node/a", "Gateway:NodeName: 'node/a' must be" },

@@ -44,7 +44,17 @@ public sealed class DicomWebServer : IAsyncDisposable
                 if (options.DicomWeb.Tls is { } tls) listen.UseHttps(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(tls.CertificatePath, tls.KeyPath));
             });
         });
+        var corsOrigins = options.DicomWeb.CorsOrigins;
+        if (corsOrigins.Count > 0)
+            builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy =>
+            {
+                if (corsOrigins.Contains("*")) policy.AllowAnyOrigin();
+                else policy.WithOrigins([.. corsOrigins]);
+                // A viewer reads why a parameter was ignored, and where a stored study lives, from these.
+                policy.WithMethods("GET", "POST").AllowAnyHeader().WithExposedHeaders("Warning", "Content-Location", "Location");
+            }));
         var app = builder.Build();
+        if (corsOrigins.Count > 0) app.UseCors();
         var logger = loggerFactory.CreateLogger<DicomWebServer>();
         string? publicRoot = null;
         var stow = new Lazy<StowRsIngest>(() => new StowRsIngest(index, files, options.Storage.MinimumFreeMegabytes * 1024 * 1024, publicRoot!, logger));
