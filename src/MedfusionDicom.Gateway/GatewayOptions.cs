@@ -112,6 +112,22 @@ public sealed class DicomWebOptions
     /// "*" for any. Empty: no cross-origin access, which the gateway's own pages do not need.
     /// </summary>
     public List<string> CorsOrigins { get; set; } = [];
+
+    /// <summary>None (meant for loopback: any other listener logs a warning at start) or ApiKey.</summary>
+    public DicomWebAuthentication Authentication { get; set; } = DicomWebAuthentication.None;
+
+    /// <summary>The request header that carries the key when Authentication is ApiKey.</summary>
+    public string ApiKeyHeader { get; set; } = "X-Api-Key";
+
+    /// <summary>The SHA-256 of each accepted key, as 64 hex digits: the settings never hold a key itself.</summary>
+    public List<string> ApiKeySha256 { get; set; } = [];
+}
+
+public enum DicomWebAuthentication
+{
+    None,
+    ApiKey,
+    Jwt,
 }
 
 public sealed class AssemblyOptions

@@ -27,6 +27,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (options.DicomWeb.Url.StartsWith("https:", StringComparison.OrdinalIgnoreCase) != options.DicomWeb.Tls is not null)
             Fail("DicomWeb:Tls", "an https:// Url needs Tls (CertificatePath, KeyPath), and Tls needs an https:// Url");
         ValidateCorsOrigins(options.DicomWeb.CorsOrigins, Fail);
+        ValidateAuthentication(options.DicomWeb, Fail);
         ValidateUrl(options.Grpc.Url, "Grpc:Url", Fail);
         if (!double.IsFinite(options.Assembly.StableSeconds) || options.Assembly.StableSeconds < 0) Fail("Assembly:StableSeconds", "must be 0 or more seconds");
         ValidateWorkers(options.Workers, Fail);
@@ -73,6 +74,28 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (dimse.Tls is { } tls && !File.Exists(tls.CertificatePath)) fail("Dimse:Tls:CertificatePath", $"'{tls.CertificatePath}' does not exist");
         if (dimse.Tls is { TrustedCertificatesPath.Length: > 0 } pinned && !File.Exists(pinned.TrustedCertificatesPath))
             fail("Dimse:Tls:TrustedCertificatesPath", $"'{pinned.TrustedCertificatesPath}' does not exist");
+    }
+
+    private static void ValidateAuthentication(DicomWebOptions web, Action<string, string> fail)
+    {
+        switch (web.Authentication)
+        {
+            case DicomWebAuthentication.None:
+                break;
+            case DicomWebAuthentication.ApiKey:
+                if (!IsHeaderName(web.ApiKeyHeader)) fail("DicomWeb:ApiKeyHeader", $"'{web.ApiKeyHeader}' is not an HTTP header name");
+                if (web.ApiKeySha256.Count == 0) fail("DicomWeb:ApiKeySha256", "ApiKey needs the SHA-256 of at least one key");
+                for (var i = 0; i < web.ApiKeySha256.Count; i++)
+                    if (web.ApiKeySha256[i] is not { Length: 64 } hash || !hash.All(char.IsAsciiHexDigit))
+                        fail($"DicomWeb:ApiKeySha256:{i}", "must be a SHA-256 as 64 hex digits (printf %s KEY | sha256sum)");
+                break;
+            case DicomWebAuthentication.Jwt:
+                fail("DicomWeb:Authentication", "Jwt is not in this build yet; use None or ApiKey");
+                break;
+            default:
+                fail("DicomWeb:Authentication", "must be None or ApiKey");
+                break;
+        }
     }
 
     /// <summary>A browser sends its Origin as scheme://host[:port]; anything else in the list could never match one.</summary>
@@ -135,7 +158,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
                 case DestinationType.DicomWeb:
                     if (!Uri.TryCreate(d.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
                         fail($"Destinations:{i}:Url", $"'{d.Url}' is not an http(s) URL (the STOW-RS base, e.g. http://pacs:8042/dicom-web)");
-                    foreach (var header in d.Headers.Keys.Where(h => string.IsNullOrWhiteSpace(h) || h.Any(c => c <= ' ' || c == ':')))
+                    foreach (var header in d.Headers.Keys.Where(h => !IsHeaderName(h)))
                         fail($"Destinations:{i}:Headers", $"'{header}' is not an HTTP header name");
                     break;
             }
@@ -178,6 +201,8 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             }
         }
     }
+
+    private static bool IsHeaderName(string name) => !string.IsNullOrWhiteSpace(name) && !name.Any(c => c <= ' ' || c == ':' || c > '~');
 
     private static bool IsAeTitle(string? ae) => ae is { Length: >= 1 and <= 16 } && !ae.Contains('\\') && ae.Trim().Length > 0;
 }

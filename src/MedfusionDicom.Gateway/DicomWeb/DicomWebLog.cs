@@ -13,4 +13,7 @@ internal static partial class DicomWebLog
 
     [LoggerMessage(EventId = 1422, Level = LogLevel.Warning, Message = "DICOMweb listens at {Url}, beyond loopback, without authentication")]
     public static partial void OpenWithoutAuthentication(ILogger logger, string url);
+
+    [LoggerMessage(EventId = 1423, Level = LogLevel.Warning, Message = "DICOMweb refused {Method} {Path} from {Remote}: {Reason}")]
+    public static partial void Unauthenticated(ILogger logger, string method, string path, string remote, string reason);
 }

@@ -44,6 +44,7 @@ public sealed class DicomWebServer : IAsyncDisposable
                 if (options.DicomWeb.Tls is { } tls) listen.UseHttps(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(tls.CertificatePath, tls.KeyPath));
             });
         });
+        var logger = loggerFactory.CreateLogger<DicomWebServer>();
         var corsOrigins = options.DicomWeb.CorsOrigins;
         if (corsOrigins.Count > 0)
             builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy =>
@@ -55,7 +56,8 @@ public sealed class DicomWebServer : IAsyncDisposable
             }));
         var app = builder.Build();
         if (corsOrigins.Count > 0) app.UseCors();
-        var logger = loggerFactory.CreateLogger<DicomWebServer>();
+        if (options.DicomWeb.Authentication == DicomWebAuthentication.ApiKey)
+            app.Use(new ApiKeyAuthentication(options.DicomWeb.ApiKeyHeader, options.DicomWeb.ApiKeySha256, logger).InvokeAsync);
         string? publicRoot = null;
         var stow = new Lazy<StowRsIngest>(() => new StowRsIngest(index, files, options.Storage.MinimumFreeMegabytes * 1024 * 1024, publicRoot!, logger));
         app.MapPost(root + "/studies", (HttpContext context) => stow.Value.HandleAsync(context, null));
@@ -102,7 +104,7 @@ public sealed class DicomWebServer : IAsyncDisposable
         var url = new UriBuilder(configured) { Port = bound.Port, Path = root }.Uri;
         publicRoot = url.ToString().TrimEnd('/');
         DicomWebLog.Listening(logger, publicRoot);
-        if (!configured.IsLoopback && !(IPAddress.TryParse(configured.Host, out var host) && IPAddress.IsLoopback(host)))
+        if (options.DicomWeb.Authentication == DicomWebAuthentication.None && !configured.IsLoopback && !(IPAddress.TryParse(configured.Host, out var host) && IPAddress.IsLoopback(host)))
             DicomWebLog.OpenWithoutAuthentication(logger, publicRoot);
         return new DicomWebServer(app, url);
     }
