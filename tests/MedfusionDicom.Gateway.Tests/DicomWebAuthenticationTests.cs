@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
-using MedfusionDicom.Dimse.Tests;
 
 namespace MedfusionDicom.Gateway.Tests;
 
@@ -10,7 +9,6 @@ namespace MedfusionDicom.Gateway.Tests;
 public sealed class DicomWebAuthenticationTests
 {
     private const string Key = "correct horse battery staple";
-    private const string Viewer = "http://viewer.example:3000";
 
     private static string Sha256Hex(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
 
@@ -28,7 +26,7 @@ public sealed class DicomWebAuthenticationTests
         {
             o.DicomWeb.Authentication = DicomWebAuthentication.ApiKey;
             o.DicomWeb.ApiKeySha256 = [Sha256Hex("an old key"), Sha256Hex(Key)];
-            o.DicomWeb.CorsOrigins = [Viewer];
+            o.DicomWeb.CorsOrigins = [DicomWebCorsTests.Viewer];
         });
         var studies = $"{gateway.Options.DicomWeb.Url}/studies";
 
@@ -62,11 +60,11 @@ public sealed class DicomWebAuthenticationTests
         Assert.NotEqual("[]", await SearchAsync());
 
         using var preflight = new HttpRequestMessage(HttpMethod.Options, studies);
-        preflight.Headers.Add("Origin", Viewer);
+        preflight.Headers.Add("Origin", DicomWebCorsTests.Viewer);
         preflight.Headers.Add("Access-Control-Request-Method", "GET");
         preflight.Headers.Add("Access-Control-Request-Headers", "x-api-key");
         using var allowed = await SendAsync(preflight, null);
         Assert.Equal(HttpStatusCode.NoContent, allowed.StatusCode);
-        Assert.Equal(Viewer, allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Equal(DicomWebCorsTests.Viewer, allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
     }
 }

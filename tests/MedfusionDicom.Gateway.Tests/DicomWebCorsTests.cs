@@ -5,7 +5,7 @@ namespace MedfusionDicom.Gateway.Tests;
 /// <summary>Gateway:DicomWeb:CorsOrigins: a viewer served from another origin may call the service; no other may.</summary>
 public sealed class DicomWebCorsTests
 {
-    private const string Viewer = "http://viewer.example:3000";
+    internal const string Viewer = "http://viewer.example:3000";
 
     private static async Task<HttpResponseMessage> SendAsync(HttpMethod method, string url, string origin, bool preflight = false)
     {
