@@ -121,6 +121,16 @@ public sealed class DicomWebOptions
 
     /// <summary>The SHA-256 of each accepted key, as 64 hex digits: the settings never hold a key itself.</summary>
     public List<string> ApiKeySha256 { get; set; } = [];
+
+    /// <summary>
+    /// Where the OHIF viewer's files (the dist/ of @ohif/app) are; empty: the copy scripts/bootstrap installs in
+    /// viewer/ohif/dist. It is served at /viewer/ beside the service root (http://host:8080/viewer/ for
+    /// http://host:8080/dicomweb).
+    /// </summary>
+    public string ViewerDirectory { get; set; } = "";
+
+    /// <summary>False: no viewer is served.</summary>
+    public bool ViewerEnabled { get; set; } = true;
 }
 
 public enum DicomWebAuthentication

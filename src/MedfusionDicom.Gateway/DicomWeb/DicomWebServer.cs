@@ -1,5 +1,6 @@
 using System.Net;
 using MedfusionDicom.Gateway.Storage;
+using MedfusionDicom.Gateway.Viewer;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -12,7 +13,7 @@ namespace MedfusionDicom.Gateway.DicomWeb;
 
 /// <summary>
 /// The gateway's DICOMweb service on Kestrel at Gateway:DicomWeb:Url, whose path is the service root (the default
-/// http://127.0.0.1:8080/dicomweb serves /dicomweb/studies). This build serves STOW-RS, QIDO-RS and WADO-RS retrieve.
+/// http://127.0.0.1:8080/dicomweb serves /dicomweb/studies). It serves STOW-RS, QIDO-RS and WADO-RS, and the OHIF viewer beside them.
 /// </summary>
 public sealed class DicomWebServer : IAsyncDisposable
 {
@@ -98,6 +99,13 @@ public sealed class DicomWebServer : IAsyncDisposable
         app.MapGet(root + "/studies/{study}/series/{series}", (HttpContext context, string study, string series) => wado.RetrieveAsync(context, study, series, null));
         app.MapGet(root + "/studies/{study}/series/{series}/instances/{instance}", (HttpContext context, string study, string series, string instance) =>
             wado.RetrieveAsync(context, study, series, instance));
+        if (options.DicomWeb.ViewerEnabled)
+        {
+            var viewerBase = ViewerBase(root);
+            var viewer = await OhifViewer.OpenAsync(options.DicomWeb.ViewerDirectory, viewerBase, root, Path.Combine(options.DataDirectory, ".cache", "viewer"), logger, ct).ConfigureAwait(false);
+            viewer.Map(app, viewerBase);
+        }
+
         await app.StartAsync(ct).ConfigureAwait(false);
 
         var bound = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
@@ -107,6 +115,13 @@ public sealed class DicomWebServer : IAsyncDisposable
         if (options.DicomWeb.Authentication == DicomWebAuthentication.None && !configured.IsLoopback && !(IPAddress.TryParse(configured.Host, out var host) && IPAddress.IsLoopback(host)))
             DicomWebLog.OpenWithoutAuthentication(logger, publicRoot);
         return new DicomWebServer(app, url);
+    }
+
+    /// <summary>/viewer beside the service root: /viewer for /dicomweb (or for the site root), /pacs/viewer for /pacs/dicomweb.</summary>
+    internal static string ViewerBase(string root)
+    {
+        var slash = root.LastIndexOf('/');
+        return (slash > 0 ? root[..slash] : "") + "/viewer";
     }
 
     public async ValueTask DisposeAsync()

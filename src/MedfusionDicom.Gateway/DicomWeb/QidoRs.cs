@@ -19,6 +19,12 @@ public sealed partial class QidoRs(GatewayIndex index, Func<string> root)
 {
     private const int DefaultLimit = 1000, MaxLimit = 10_000;
 
+    /// <summary>Whether includefield is acted on (a viewer's config says so to its client).</summary>
+    public const bool SupportsIncludeField = false;
+
+    /// <summary>Whether fuzzymatching=true is acted on for person names.</summary>
+    public const bool SupportsFuzzyMatching = false;
+
     public async Task HandleAsync(HttpContext context, QueryLevel level, string? study, string? series)
     {
         var accept = context.Request.Headers.Accept.ToString();
