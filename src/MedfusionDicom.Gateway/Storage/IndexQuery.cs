@@ -7,7 +7,7 @@ namespace MedfusionDicom.Gateway.Storage;
 public enum QueryLevel { Study, Series, Instance }
 
 /// <summary>How one query key is matched (PS3.4 C.2.2.2): a UID list, a single value or wildcard, a date range, a number.</summary>
-public enum MatchKind { UidList, Text, DateRange, Number, ModalityInStudy }
+public enum MatchKind { UidList, Text, PersonName, DateRange, Number, ModalityInStudy }
 
 /// <summary>One query key the index can match: its DICOM keyword, its column and how it matches.</summary>
 public sealed record QueryKey(string Keyword, string Column, MatchKind Kind, QueryLevel Level);
@@ -25,14 +25,14 @@ public static class IndexQuery
     [
         new("StudyInstanceUID", "study_uid", MatchKind.UidList, QueryLevel.Study),
         new("PatientID", "patient_id", MatchKind.Text, QueryLevel.Study),
-        new("PatientName", "patient_name", MatchKind.Text, QueryLevel.Study),
+        new("PatientName", "patient_name", MatchKind.PersonName, QueryLevel.Study),
         new("StudyDate", "study_date", MatchKind.DateRange, QueryLevel.Study),
         new("StudyDescription", "study_description", MatchKind.Text, QueryLevel.Study),
         new("AccessionNumber", "accession_number", MatchKind.Text, QueryLevel.Study),
         new("ModalitiesInStudy", "modality", MatchKind.ModalityInStudy, QueryLevel.Study),
         new("StudyTime", "study_time", MatchKind.Text, QueryLevel.Study),
         new("StudyID", "study_id", MatchKind.Text, QueryLevel.Study),
-        new("ReferringPhysicianName", "referring_physician", MatchKind.Text, QueryLevel.Study),
+        new("ReferringPhysicianName", "referring_physician", MatchKind.PersonName, QueryLevel.Study),
         new("PatientBirthDate", "patient_birth_date", MatchKind.DateRange, QueryLevel.Study),
         new("PatientSex", "patient_sex", MatchKind.Text, QueryLevel.Study),
         new("SeriesInstanceUID", "series_uid", MatchKind.UidList, QueryLevel.Series),
@@ -47,8 +47,12 @@ public static class IndexQuery
     public static QueryKey? Key(string keyword) => Keys.FirstOrDefault(k => k.Keyword.Equals(keyword, StringComparison.Ordinal));
 
     /// <summary>The rows of <paramref name="level"/> matching every filter, ordered by UID, from <paramref name="offset"/>, at most <paramref name="limit"/>.</summary>
+    /// <param name="fuzzyNames">
+    /// Person names match fuzzily (QIDO-RS fuzzymatching=true): each word of the value must begin a word of the name
+    /// (components and their parts, split at ^, = and spaces), in any order and any case. "smi jo" matches SMITH^JOHN.
+    /// </param>
     public static async Task<IReadOnlyList<QueryRow>> SearchAsync(this GatewayIndex index, QueryLevel level, IReadOnlyList<(QueryKey Key, string Value)> filters,
-        int limit, int offset, CancellationToken ct = default)
+        int limit, int offset, bool fuzzyNames = false, CancellationToken ct = default)
     {
         var where = new StringBuilder("1 = 1");
         var parameters = new DynamicParameters();
@@ -56,7 +60,9 @@ public static class IndexQuery
         {
             var (key, value) = filters[i];
             var p = "@p" + i.ToString(CultureInfo.InvariantCulture);
-            where.Append(" AND ").Append(Condition(index.Database, key, value, p, parameters));
+            where.Append(" AND ").Append(fuzzyNames && key.Kind == MatchKind.PersonName
+                ? FuzzyNameCondition(index.Database, key, value, p, parameters)
+                : Condition(index.Database, key, value, p, parameters));
         }
 
         var database = index.Database;
@@ -86,6 +92,20 @@ public static class IndexQuery
         await using var connection = await database.OpenAsync(ct).ConfigureAwait(false);
         var rows = await connection.QueryAsync(sql + " LIMIT @limit OFFSET @offset", parameters).ConfigureAwait(false);
         return rows.Select(r => new QueryRow(((IDictionary<string, object?>)r).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal))).ToList();
+    }
+
+    private static string FuzzyNameCondition(IndexDatabase database, QueryKey key, string value, string p, DynamicParameters parameters)
+    {
+        var words = value.Split([' ', '^', '='], StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length == 0) return "1 = 1";
+        // The name's words, each after a space, in upper case: a word of the value then begins one where " WORD" starts.
+        var name = $"(' ' || UPPER(REPLACE(REPLACE(i.{key.Column}, '^', ' '), '=', ' ')))";
+        return string.Join(" AND ", words.Select((word, k) =>
+        {
+            var n = $"{p}_{k}";
+            parameters.Add(n, database.WildcardPattern("* " + word.ToUpperInvariant() + "*"));
+            return database.WildcardMatch(name, n);
+        }));
     }
 
     private static string Condition(IndexDatabase database, QueryKey key, string value, string p, DynamicParameters parameters)

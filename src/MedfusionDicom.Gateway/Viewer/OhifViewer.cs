@@ -105,9 +105,8 @@ public sealed class OhifViewer
     }
 
     /// <summary>
-    /// OHIF's window.config: one DICOMweb data source, this gateway's, with the capabilities it has. Wildcards are
-    /// matched; includefield and fuzzy matching are not acted on, so OHIF must not rely on them; metadata carries
-    /// BulkDataURIs that name this gateway's bulk data route.
+    /// OHIF's window.config: one DICOMweb data source, this gateway's, with the capabilities its QIDO-RS has (wildcards,
+    /// includefield, fuzzy matching); metadata carries BulkDataURIs that name this gateway's bulk data route.
     /// </summary>
     internal static string AppConfig(string basePath, string dicomWebRoot)
     {
