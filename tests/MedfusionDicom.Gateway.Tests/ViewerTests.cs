@@ -26,13 +26,7 @@ public sealed class ViewerTests
         await gateway.WaitForJobsAsync(j => j.Count == 1 && j[0].State == JobState.Done, TimeSpan.FromMinutes(2));
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = "/usr/bin/chromium",
-            Headless = true,
-            // No GPU here: WebGL on SwiftShader, which chromium offers only when asked.
-            Args = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"],
-        });
+        await using var browser = await Chromium.LaunchAsync(playwright);
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
         var console = new List<string>();
         page.Console += (_, m) => { lock (console) console.Add($"{m.Type}: {m.Text}"); };
