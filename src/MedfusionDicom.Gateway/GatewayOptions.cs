@@ -113,7 +113,7 @@ public sealed class DicomWebOptions
     /// </summary>
     public List<string> CorsOrigins { get; set; } = [];
 
-    /// <summary>None (meant for loopback: any other listener logs a warning at start) or ApiKey.</summary>
+    /// <summary>None (meant for loopback: any other listener logs a warning at start), ApiKey or Jwt.</summary>
     public DicomWebAuthentication Authentication { get; set; } = DicomWebAuthentication.None;
 
     /// <summary>The request header that carries the key when Authentication is ApiKey.</summary>
@@ -121,6 +121,15 @@ public sealed class DicomWebOptions
 
     /// <summary>The SHA-256 of each accepted key, as 64 hex digits: the settings never hold a key itself.</summary>
     public List<string> ApiKeySha256 { get; set; } = [];
+
+    /// <summary>Jwt: the OpenID Connect issuer whose signed tokens are accepted (its keys come from its discovery document).</summary>
+    public string Authority { get; set; } = "";
+
+    /// <summary>Jwt: the audience (aud) that a token must name.</summary>
+    public string Audience { get; set; } = "";
+
+    /// <summary>Jwt: the OpenID Connect client id of the viewer, for its sign-in; empty: Audience.</summary>
+    public string ViewerClientId { get; set; } = "";
 
     /// <summary>
     /// Where the OHIF viewer's files (the dist/ of @ohif/app) are; empty: the copy scripts/bootstrap installs in

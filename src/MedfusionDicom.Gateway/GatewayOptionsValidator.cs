@@ -90,10 +90,14 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
                         fail($"DicomWeb:ApiKeySha256:{i}", "must be a SHA-256 as 64 hex digits (printf %s KEY | sha256sum)");
                 break;
             case DicomWebAuthentication.Jwt:
-                fail("DicomWeb:Authentication", "Jwt is not in this build yet; use None or ApiKey");
+                if (!Uri.TryCreate(web.Authority, UriKind.Absolute, out var authority) || authority.Scheme is not ("https" or "http"))
+                    fail("DicomWeb:Authority", $"Jwt needs the token issuer's URL (https://...), not '{web.Authority}'");
+                else if (authority.Scheme == "http" && !authority.IsLoopback)
+                    fail("DicomWeb:Authority", $"'{web.Authority}' must be https: only a loopback issuer may be reached over http");
+                if (string.IsNullOrWhiteSpace(web.Audience)) fail("DicomWeb:Audience", "Jwt needs the audience that tokens for this service carry");
                 break;
             default:
-                fail("DicomWeb:Authentication", "must be None or ApiKey");
+                fail("DicomWeb:Authentication", "must be None, ApiKey or Jwt");
                 break;
         }
     }

@@ -55,10 +55,19 @@ public sealed class DicomWebServer : IAsyncDisposable
                 // A viewer reads why a parameter was ignored, and where a stored study lives, from these.
                 policy.WithMethods("GET", "POST").AllowAnyHeader().WithExposedHeaders("Warning", "Content-Location", "Location");
             }));
+        if (options.DicomWeb.Authentication == DicomWebAuthentication.Jwt) JwtAuthentication.AddTo(builder.Services, options.DicomWeb);
         var app = builder.Build();
         if (corsOrigins.Count > 0) app.UseCors();
-        if (options.DicomWeb.Authentication == DicomWebAuthentication.ApiKey)
-            app.Use(new ApiKeyAuthentication(options.DicomWeb.ApiKeyHeader, options.DicomWeb.ApiKeySha256, logger).InvokeAsync);
+        var viewerBase = ViewerBase(root);
+        // The viewer's files are the OHIF app, the same for everyone: it signs in on its own and sends its token with its
+        // DICOMweb requests, which are checked.
+        if (options.DicomWeb.Authentication is DicomWebAuthentication.ApiKey or DicomWebAuthentication.Jwt)
+        {
+            Func<HttpContext, RequestDelegate, Task> check = options.DicomWeb.Authentication == DicomWebAuthentication.ApiKey
+                ? new ApiKeyAuthentication(options.DicomWeb.ApiKeyHeader, options.DicomWeb.ApiKeySha256, logger).InvokeAsync
+                : new JwtAuthentication(logger).InvokeAsync;
+            app.UseWhen(context => !(options.DicomWeb.ViewerEnabled && context.Request.Path.StartsWithSegments(viewerBase)), branch => branch.Use(check));
+        }
         string? publicRoot = null;
         var stow = new Lazy<StowRsIngest>(() => new StowRsIngest(index, files, options.Storage.MinimumFreeMegabytes * 1024 * 1024, publicRoot!, logger));
         app.MapPost(root + "/studies", (HttpContext context) => stow.Value.HandleAsync(context, null));
@@ -101,8 +110,9 @@ public sealed class DicomWebServer : IAsyncDisposable
             wado.RetrieveAsync(context, study, series, instance));
         if (options.DicomWeb.ViewerEnabled)
         {
-            var viewerBase = ViewerBase(root);
-            var viewer = await OhifViewer.OpenAsync(options.DicomWeb.ViewerDirectory, viewerBase, root, Path.Combine(options.DataDirectory, ".cache", "viewer"), logger, ct).ConfigureAwait(false);
+            var web = options.DicomWeb;
+            var signIn = web.Authentication == DicomWebAuthentication.Jwt ? new OhifSignIn(web.Authority, web.ViewerClientId.Length > 0 ? web.ViewerClientId : web.Audience) : null;
+            var viewer = await OhifViewer.OpenAsync(web.ViewerDirectory, viewerBase, root, signIn, Path.Combine(options.DataDirectory, ".cache", "viewer"), logger, ct).ConfigureAwait(false);
             viewer.Map(app, viewerBase);
         }
 

@@ -33,10 +33,12 @@ public sealed class OhifViewer
     /// Prepares the viewer from <paramref name="distDirectory"/> (empty: the installed one). A viewer that cannot be
     /// served does not stop the gateway: it is logged once, and /viewer says why with a 503.
     /// </summary>
-    public static async Task<OhifViewer> OpenAsync(string distDirectory, string basePath, string dicomWebRoot, string cacheDirectory, ILogger logger, CancellationToken ct)
+    /// <param name="signIn">The OpenID Connect issuer and client id that OHIF signs in with, when DICOMweb takes bearer tokens.</param>
+    public static async Task<OhifViewer> OpenAsync(string distDirectory, string basePath, string dicomWebRoot, OhifSignIn? signIn, string cacheDirectory, ILogger logger,
+        CancellationToken ct)
     {
         var directory = distDirectory.Length > 0 ? Path.GetFullPath(distDirectory) : OhifDistribution.InstalledDirectory();
-        var config = Encoding.UTF8.GetBytes(AppConfig(basePath, dicomWebRoot));
+        var config = Encoding.UTF8.GetBytes(AppConfig(basePath, dicomWebRoot, signIn));
         try
         {
             var app = await OhifDistribution.OpenAsync(directory, basePath, cacheDirectory, ct).ConfigureAwait(false);
@@ -108,7 +110,7 @@ public sealed class OhifViewer
     /// OHIF's window.config: one DICOMweb data source, this gateway's, with the capabilities its QIDO-RS has (wildcards,
     /// includefield, fuzzy matching); metadata carries BulkDataURIs that name this gateway's bulk data route.
     /// </summary>
-    internal static string AppConfig(string basePath, string dicomWebRoot)
+    internal static string AppConfig(string basePath, string dicomWebRoot, OhifSignIn? signIn)
     {
         var source = new Dictionary<string, object>
         {
@@ -153,11 +155,27 @@ public sealed class OhifViewer
                 },
             },
         };
-        // The roots are paths on the page's own origin, whatever host name the browser used to reach the gateway.
+        if (signIn is not null)
+            config["oidc"] = new object[]
+            {
+                new Dictionary<string, object>
+                {
+                    ["authority"] = signIn.Authority,
+                    ["client_id"] = signIn.ClientId,
+                    ["redirect_uri"] = basePath + "/callback",
+                    ["post_logout_redirect_uri"] = basePath + "/",
+                    ["response_type"] = "code",
+                    ["scope"] = "openid",
+                },
+            };
+
+        // The roots and sign-in return paths are on the page's own origin, whatever host name the browser used.
         return "// Made by the MedfusionDicom gateway for its own DICOMweb service.\nwindow.config = "
             + JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true }) + ";\n"
             + "for (const source of window.config.dataSources)\n"
-            + "  for (const key of ['wadoUriRoot', 'qidoRoot', 'wadoRoot']) source.configuration[key] = window.location.origin + source.configuration[key];\n";
+            + "  for (const key of ['wadoUriRoot', 'qidoRoot', 'wadoRoot']) source.configuration[key] = window.location.origin + source.configuration[key];\n"
+            + "for (const provider of window.config.oidc ?? [])\n"
+            + "  for (const key of ['redirect_uri', 'post_logout_redirect_uri']) provider[key] = window.location.origin + provider[key];\n";
     }
 
     private static FileExtensionContentTypeProvider CreateContentTypes()
@@ -169,3 +187,6 @@ public sealed class OhifViewer
         return provider;
     }
 }
+
+/// <summary>How OHIF signs in when DICOMweb takes bearer tokens: the OpenID Connect issuer and the viewer's client id.</summary>
+public sealed record OhifSignIn(string Authority, string ClientId);
