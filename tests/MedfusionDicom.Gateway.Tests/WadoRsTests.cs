@@ -120,4 +120,37 @@ public sealed class WadoRsTests
         var one = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(url.Replace("/metadata", $"/instances/{more.GetString(DicomTag.SOPInstanceUID)}/metadata", StringComparison.Ordinal)))!.AsArray();
         Assert.Single(one);
     }
+
+    [Fact]
+    public async Task Invalid_UIDs_in_the_path_are_400_at_every_level_and_a_store_to_one_stores_nothing()
+    {
+        await using var gateway = await DicomWebPeers.StartGatewayAsync();
+        var mr = TestSeries.Mr(gateway.Dir, 1)[0];
+        Assert.Equal(0, (await gateway.StoreScuAsync([mr])).ExitCode);
+        var ds = DicomFile.Open(mr).Dataset;
+        string study = ds.GetString(DicomTag.StudyInstanceUID), series = ds.GetString(DicomTag.SeriesInstanceUID), sop = ds.GetString(DicomTag.SOPInstanceUID);
+        using var http = new HttpClient();
+        var root = gateway.Options.DicomWeb.Url;
+
+        foreach (var bad in new[] { "1..2", "1.2.a", "01.2", new string('1', 65), "1.2%00" })
+        {
+            foreach (var path in new[]
+                     {
+                         $"studies/{bad}", $"studies/{study}/series/{bad}", $"studies/{study}/series/{series}/instances/{bad}", $"studies/{bad}/metadata",
+                         $"studies/{study}/series/{bad}/metadata", $"studies/{study}/series/{series}/instances/{bad}/frames/1", $"studies/{bad}/series/{series}/instances/{sop}/rendered",
+                         $"studies/{study}/series/{bad}/thumbnail", $"studies/{study}/series/{series}/instances/{bad}/bulkdata/7FE00010", $"studies/{bad}/series",
+                     })
+            {
+                using var answer = await http.GetAsync($"{root}/{path}");
+                Assert.True(answer.StatusCode == HttpStatusCode.BadRequest, $"{path}: {(int)answer.StatusCode}");
+            }
+
+            var body = new MultipartContent("related", "b");
+            body.Add(new ByteArrayContent(await File.ReadAllBytesAsync(mr)) { Headers = { ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/dicom") } });
+            using var stored = await http.PostAsync($"{root}/studies/{bad}", body);
+            Assert.True(stored.StatusCode == HttpStatusCode.BadRequest, $"STOW to studies/{bad}: {(int)stored.StatusCode}");
+        }
+
+        Assert.Single(await gateway.Index.ListInstancesAsync());
+    }
 }
