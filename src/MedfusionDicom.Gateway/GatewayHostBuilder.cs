@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MedfusionDicom.Dicom.Codecs;
 using MedfusionDicom.Worker.Models;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -88,6 +89,8 @@ public static class GatewayHostBuilder
 
     public static IHost Build(GatewayOptions options, Action<ILoggingBuilder>? logging = null)
     {
+        // The gateway is a host: compressed frames that it serves, renders or transcodes are decoded by GDCM.
+        GdcmCodecs.RegisterDefault();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         // The embedded worker's Kestrel would log every gRPC call; the gateway's own events say what happened.

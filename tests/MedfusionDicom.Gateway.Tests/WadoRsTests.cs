@@ -153,4 +153,51 @@ public sealed class WadoRsTests
 
         Assert.Single(await gateway.Index.ListInstancesAsync());
     }
+
+    [Theory]
+    [InlineData("MR_small_RLE.dcm", "image/dicom-rle", "1.2.840.10008.1.2.5")]
+    [InlineData("MR_small_jp2klossless.dcm", "image/jp2", "1.2.840.10008.1.2.4.90")]
+    [InlineData("MR_small_jpeg_ls_lossless.dcm", "image/jls", "1.2.840.10008.1.2.4.80")]
+    public async Task Compressed_frames_are_decoded_by_default_and_served_as_stored_when_asked_for(string file, string mediaType, string syntax)
+    {
+        await using var gateway = await DicomWebPeers.StartGatewayAsync();
+        var path = Corpus.Pydicom(file);
+        using var http = new HttpClient();
+        var body = new MultipartContent("related", "b");
+        body.Add(new ByteArrayContent(await File.ReadAllBytesAsync(path)) { Headers = { ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/dicom") } });
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync($"{gateway.Options.DicomWeb.Url}/studies", body)).StatusCode);
+        var stored = Assert.Single(await gateway.Index.ListInstancesAsync());
+        Assert.Equal(syntax, stored.TransferSyntaxUid); // STOW-RS keeps the file as it is
+        var url = $"{gateway.Options.DicomWeb.Url}/studies/{stored.StudyInstanceUid}/series/{stored.SeriesInstanceUid}/instances/{stored.SopInstanceUid}/frames/1";
+        async Task<HttpResponseMessage> Get(string? accept)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            if (accept is not null) request.Headers.TryAddWithoutValidation("Accept", accept);
+            return await http.SendAsync(request);
+        }
+
+        // Decoded: the samples of the uncompressed original, MR_small.dcm.
+        var native = ((DicomElement)DicomFile.Open(Corpus.Pydicom("MR_small.dcm")).Dataset[DicomTag.PixelData]!).Buffer;
+        using var expected = new MemoryStream();
+        await using (var read = native.OpenRead()) await read.CopyToAsync(expected);
+        foreach (var accept in new string?[] { null, "multipart/related; type=\"application/octet-stream\"", "multipart/related; type=\"application/octet-stream\"; transfer-syntax=1.2.840.10008.1.2.1" })
+        {
+            var decoded = Assert.Single(await PartsAsync(await Get(accept), "application/octet-stream"));
+            Assert.Equal(expected.ToArray(), decoded.Bytes);
+        }
+
+        // As stored: the frame's fragment, its part naming the transfer syntax.
+        var source = DicomFile.Open(path).Dataset;
+        var fragment = MedfusionDicom.Dicom.Imaging.DicomPixelData.Create(source).GetFrame(0).ToArray();
+        var asStored = Assert.Single(await PartsAsync(await Get($"multipart/related; type=\"{mediaType}\""), mediaType));
+        Assert.Equal(syntax, asStored.Syntax);
+        Assert.Equal(fragment, asStored.Bytes);
+        var any = Assert.Single(await PartsAsync(await Get("multipart/related; type=\"application/octet-stream\"; transfer-syntax=*"), "application/octet-stream"));
+        Assert.Equal(syntax, any.Syntax);
+        Assert.Equal(fragment, any.Bytes);
+
+        // What cannot be met: another compressed type, or another syntax of the stored type.
+        Assert.Equal(HttpStatusCode.NotAcceptable, (await Get("multipart/related; type=\"image/gif\"")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotAcceptable, (await Get($"multipart/related; type=\"{mediaType}\"; transfer-syntax=1.2.840.10008.1.2.4.91")).StatusCode);
+    }
 }

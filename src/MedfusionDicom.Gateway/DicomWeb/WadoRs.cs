@@ -1,4 +1,5 @@
 using MedfusionDicom.Dicom;
+using MedfusionDicom.Dicom.Imaging;
 using MedfusionDicom.Dicom.Json;
 using MedfusionDicom.Gateway.Storage;
 using Microsoft.AspNetCore.Http;
@@ -94,10 +95,21 @@ public sealed class WadoRs(GatewayIndex index, Func<string> root, SeriesMetadata
         }
 
         var dataset = (await DicomFile.OpenAsync(found.Path, cancellationToken: context.RequestAborted).ConfigureAwait(false)).Dataset;
+        if (dataset[DicomTag.PixelData] is DicomFragmentSequence)
+        {
+            await EncapsulatedFramesAsync(context, dataset, wanted).ConfigureAwait(false);
+            return;
+        }
+
         if (dataset[DicomTag.PixelData] is not DicomElement pixels)
         {
-            await DicomWebProblem.WriteAsync(context, dataset.Contains(DicomTag.PixelData) ? StatusCodes.Status406NotAcceptable : StatusCodes.Status404NotFound,
-                dataset.Contains(DicomTag.PixelData) ? "the instance's pixel data are compressed; this build serves frames of native pixel data" : "the instance has no pixel data").ConfigureAwait(false);
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status404NotFound, "the instance has no pixel data").ConfigureAwait(false);
+            return;
+        }
+
+        if (FrameMediaTypes.Negotiate(context.Request.Headers.Accept.ToString(), dataset.InternalTransferSyntax, encapsulated: false) is null)
+        {
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status406NotAcceptable, "the instance's frames are native: they are served as application/octet-stream").ConfigureAwait(false);
             return;
         }
 
@@ -134,6 +146,64 @@ public sealed class WadoRs(GatewayIndex index, Func<string> root, SeriesMetadata
 
             await body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"), context.RequestAborted).ConfigureAwait(false);
             await body.WriteAsync(buffer, context.RequestAborted).ConfigureAwait(false);
+            await body.WriteAsync("\r\n"u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
+        }
+
+        await body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}--\r\n"), context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Frames of compressed pixel data: as stored (each part names its transfer syntax) when the Accept asks for that,
+    /// else decoded to native samples. A frame is read and sent one at a time.
+    /// </summary>
+    private static async Task EncapsulatedFramesAsync(HttpContext context, DicomDataset dataset, IReadOnlyList<int> wanted)
+    {
+        DicomPixelData pixels;
+        try
+        {
+            pixels = DicomPixelData.Create(dataset);
+        }
+        catch (DicomException e)
+        {
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status406NotAcceptable, $"the instance's image pixel attributes cannot be read: {e.Message}").ConfigureAwait(false);
+            return;
+        }
+
+        if (wanted.Any(f => f > pixels.NumberOfFrames))
+        {
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status404NotFound, $"the instance has {pixels.NumberOfFrames} frame(s)").ConfigureAwait(false);
+            return;
+        }
+
+        var stored = pixels.TransferSyntax;
+        if (FrameMediaTypes.Negotiate(context.Request.Headers.Accept.ToString(), stored, encapsulated: true) is not { } answer)
+        {
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status406NotAcceptable,
+                $"the frames are stored in {stored.UID.UID}: they are served as {FrameMediaTypes.Of(stored)} (as stored) or application/octet-stream (decoded)").ConfigureAwait(false);
+            return;
+        }
+
+        var frames = new List<ReadOnlyMemory<byte>>();
+        try
+        {
+            // A frame that cannot be decoded is found before the answer starts, so that it gets a status of its own.
+            if (answer.Decode) foreach (var f in wanted) frames.Add(pixels.GetNativeFrame(f - 1).Data);
+        }
+        catch (DicomException e)
+        {
+            await DicomWebProblem.WriteAsync(context, StatusCodes.Status406NotAcceptable, $"the frames cannot be decoded here: {e.Message}").ConfigureAwait(false);
+            return;
+        }
+
+        var boundary = "medfusion-" + Guid.NewGuid().ToString("N");
+        var partType = answer.MediaType + (answer.TransferSyntax is { } ts ? $"; transfer-syntax={ts}" : "");
+        context.Response.ContentType = $"multipart/related; type=\"{answer.MediaType}\"; boundary={boundary}";
+        var body = context.Response.Body;
+        for (var k = 0; k < wanted.Count; k++)
+        {
+            var bytes = answer.Decode ? frames[k] : pixels.GetFrame(wanted[k] - 1);
+            await body.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Type: {partType}\r\n\r\n"), context.RequestAborted).ConfigureAwait(false);
+            await body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
             await body.WriteAsync("\r\n"u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
         }
 
