@@ -11,6 +11,7 @@ MedfusionDicom.Torch.CpuMemory.KeepFreedMemory();
 var root = new RootCommand("medfusion: a DICOM gateway for generative medical imaging (Medfusion, Med-cDiff)")
 {
     DicomCommands.Create(),
+    DeidentifyCommand.Create(),
     ModelCommands.CreateTrain(),
     WorkerCommands.Create(),
 };
