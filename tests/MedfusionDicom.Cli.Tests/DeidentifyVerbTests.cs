@@ -57,32 +57,8 @@ public sealed class DeidentifyVerbTests
     public async Task No_marker_survives_UIDs_map_consistently_pixels_are_unchanged_and_dciodvfy_finds_no_new_error()
     {
         using var dir = new TempDirectory();
-        var input = Directory.CreateDirectory(Path.Combine(dir.Path, "in", "Patient JOHN SMITH")).FullName; // a folder name is identity too
+        var (input, markers, seeded, sharedStudy, firstSop) = await SeedCorpusAsync(dir.Path);
         var output = Path.Combine(dir.Path, "out");
-        var markers = new Markers();
-        var seeded = new List<(string Path, DicomDataset Dataset)>();
-        string? sharedStudy = null, firstSop = null;
-        for (var f = 0; f < Sources.Length; f++)
-        {
-            var file = await DicomFile.OpenAsync(Sources[f]);
-            var ds = file.Dataset;
-            var nonAscii = NonAscii(ds, "");
-            AddIdentity(ds, markers, nonAscii);
-            Seed(ds, markers, nonAscii);
-            // Links: the first two files share a study, and the second refers to the first's instance.
-            if (f == 0) (sharedStudy, firstSop) = (ds.GetString(DicomTag.StudyInstanceUID), ds.GetString(DicomTag.SOPInstanceUID));
-            if (f == 1)
-            {
-                ds.AddOrUpdate(DicomTag.StudyInstanceUID, sharedStudy!);
-                ds.AddOrUpdate(DicomTag.ReferencedImageSequence, new DicomDataset()
-                    .AddOrUpdate(DicomTag.ReferencedSOPClassUID, ds.GetString(DicomTag.SOPClassUID)).AddOrUpdate(DicomTag.ReferencedSOPInstanceUID, firstSop!));
-            }
-
-            var path = Path.Combine(input, $"{f} {Path.GetFileName(Sources[f])}");
-            await new DicomFile(ds).SaveAsync(path, ds.InternalTransferSyntax);
-            seeded.Add((path, (await DicomFile.OpenAsync(path)).Dataset));
-        }
-
         var key = Path.Combine(dir.Path, "key.bin");
         await File.WriteAllBytesAsync(key, Enumerable.Range(0, 32).Select(i => (byte)(i * 7)).ToArray());
         var map = Path.Combine(dir.Path, "map.csv");
@@ -129,6 +105,103 @@ public sealed class DeidentifyVerbTests
         Assert.Equal(outputs.Select(p => Path.GetRelativePath(output, p)).Order(), Directory.GetFiles(Path.Combine(dir.Path, "again"), "*.dcm", SearchOption.AllDirectories).Select(p => Path.GetRelativePath(Path.Combine(dir.Path, "again"), p)).Order());
     }
 
+    /// <summary>
+    /// Where GDCM's gdcmanon (3.0, basic profile) empties or removes an attribute and ours gives it a value: the Basic
+    /// Profile code of its row in Table E.1-1, which allows what ours does.
+    /// </summary>
+    private static readonly Dictionary<string, (string Code, string Why)> Justified = new()
+    {
+        // Z: "replace with a zero length value, or a non-zero length value that may be a dummy value": the pseudonym.
+        ["00100010"] = ("Z", "Patient's Name carries the pseudonym"),
+        ["00100020"] = ("Z", "Patient ID carries the pseudonym"),
+        // X/Z/D and X/D: where the table leaves the choice, ours takes D, valid where the attribute is Type 1.
+        ["00080080"] = ("X/Z/D", "Institution Name gets a dummy value"),
+        ["00081010"] = ("X/Z/D", "Station Name gets a dummy value"),
+        ["00081070"] = ("X/Z/D", "Operators' Name gets a dummy value"),
+        ["00181000"] = ("X/Z/D", "Device Serial Number gets a dummy value"),
+        ["00181030"] = ("X/D", "Protocol Name gets a dummy value"),
+        // U: replaced by a new UID, which the table says; gdcmanon empties it.
+        ["00080014"] = ("U", "Instance Creator UID is replaced"),
+    };
+
+    [Fact]
+    public async Task Every_attribute_that_gdcmanon_removes_or_empties_ours_removes_or_empties_too_or_a_table_row_says_why_not()
+    {
+        using var dir = new TempDirectory();
+        var (input, _, seeded, _, _) = await SeedCorpusAsync(dir.Path);
+        var certificate = Path.Combine(dir.Path, "cert.pem");
+        using (var rsa = System.Security.Cryptography.RSA.Create(2048))
+        {
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=deidentify test", rsa,
+                System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+            using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            await File.WriteAllTextAsync(certificate, cert.ExportCertificatePem());
+        }
+
+        var key = Path.Combine(dir.Path, "key.bin");
+        await File.WriteAllBytesAsync(key, new byte[32]);
+        var mapPath = Path.Combine(dir.Path, "map.csv");
+        Assert.Equal(0, CliRunner.Run("deidentify", input, Path.Combine(dir.Path, "ours"), "--key-file", key, "--map-out", mapPath).ExitCode);
+        var uids = File.ReadAllLines(mapPath).Where(l => l.StartsWith("uid,", StringComparison.Ordinal)).Select(l => l.Split(',')).ToDictionary(c => c[1], c => c[2]);
+        var ours = Directory.GetFiles(Path.Combine(dir.Path, "ours"), "*.dcm", SearchOption.AllDirectories).Select(p => DicomFile.Open(p).Dataset).ToList();
+
+        var differences = new List<string>();
+        var compared = 0;
+        foreach (var (path, source) in seeded)
+        {
+            var gdcmPath = Path.Combine(dir.Path, "gdcm-" + Path.GetFileName(path).Replace(' ', '_'));
+            var gdcm = Tools("gdcmanon", "-e", "-c", certificate, "-i", path, "-o", gdcmPath);
+            Assert.True(gdcm.ExitCode == 0, gdcm.Stderr);
+            var theirs = Flatten(DicomFile.Open(gdcmPath).Dataset);
+            var mine = Flatten(ours.Single(d => d.GetString(DicomTag.SOPInstanceUID) == uids[source.GetString(DicomTag.SOPInstanceUID)]));
+            foreach (var (where, value) in Flatten(source))
+            {
+                if (value.Length == 0 || where.StartsWith("0400", StringComparison.Ordinal)) continue;
+                if (theirs.TryGetValue(where, out var t) && t.Length > 0) continue; // gdcmanon kept a value
+                compared++;
+                if (!mine.TryGetValue(where, out var o) || o.Length == 0) continue;
+                var tag = where[^8..];
+                var row = MedfusionDicom.Dicom.Deidentification.ConfidentialityProfile.Standard.Find(new DicomTag(Convert.ToUInt16(tag[..4], 16), Convert.ToUInt16(tag[4..], 16)));
+                if (Justified.TryGetValue(tag, out var justified) && row?.Basic == justified.Code) continue;
+                differences.Add($"{Path.GetFileName(path)} {where} ({row?.Name ?? "not in the table"}, basic {row?.Basic ?? "-"}): gdcmanon '{t}', ours '{o}'");
+            }
+        }
+
+        Assert.True(compared > 100, $"only {compared} attributes compared");
+        Assert.True(differences.Count == 0, string.Join("\n", differences.Distinct().Take(80)));
+    }
+
+    /// <summary>Every element at every level, by path (tags, with item numbers), with its value as text; sequences are not values.</summary>
+    private static Dictionary<string, string> Flatten(DicomDataset ds, string prefix = "")
+    {
+        var all = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var item in ds)
+        {
+            var tag = $"{item.Tag.Group:X4}{item.Tag.Element:X4}";
+            if (item is DicomSequence sequence)
+            {
+                for (var i = 0; i < sequence.Items.Count; i++)
+                    foreach (var (k, v) in Flatten(sequence.Items[i], $"{prefix}{tag}[{i}]/")) all[k] = v;
+                continue;
+            }
+
+            all[prefix + tag] = item is DicomElement { Length: 0 } ? "" : item is DicomElement e && e.ValueRepresentation.IsString ? ds.GetStringOrDefault(item.Tag).Trim() : "(binary)";
+        }
+
+        return all;
+    }
+
+    private static CliRunner.Result Tools(string tool, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.WaitForExit(60_000);
+        return new CliRunner.Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
     [Fact]
     public void Bad_options_and_keys_are_refused_with_what_was_wrong()
     {
@@ -145,6 +218,37 @@ public sealed class DeidentifyVerbTests
         var pixels = CliRunner.Run("deidentify", input, dir.Path, "--option", "clean-pixel-data");
         Assert.Equal(2, pixels.ExitCode);
         Assert.Contains("inpainting", pixels.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>The PHI-seeded corpus under ROOT/in/"Patient JOHN SMITH"; the first two files share a study and the second refers to the first.</summary>
+    private static async Task<(string Input, Markers Markers, List<(string Path, DicomDataset Dataset)> Seeded, string SharedStudy, string FirstSop)> SeedCorpusAsync(string root)
+    {
+        var input = Directory.CreateDirectory(Path.Combine(root, "in", "Patient JOHN SMITH")).FullName; // a folder name is identity too
+        var markers = new Markers();
+        var seeded = new List<(string Path, DicomDataset Dataset)>();
+        string? sharedStudy = null, firstSop = null;
+        for (var f = 0; f < Sources.Length; f++)
+        {
+            var file = await DicomFile.OpenAsync(Sources[f]);
+            var ds = file.Dataset;
+            var nonAscii = NonAscii(ds, "");
+            AddIdentity(ds, markers, nonAscii);
+            Seed(ds, markers, nonAscii);
+            // Links: the first two files share a study, and the second refers to the first's instance.
+            if (f == 0) (sharedStudy, firstSop) = (ds.GetString(DicomTag.StudyInstanceUID), ds.GetString(DicomTag.SOPInstanceUID));
+            if (f == 1)
+            {
+                ds.AddOrUpdate(DicomTag.StudyInstanceUID, sharedStudy!);
+                ds.AddOrUpdate(DicomTag.ReferencedImageSequence, new DicomDataset()
+                    .AddOrUpdate(DicomTag.ReferencedSOPClassUID, ds.GetString(DicomTag.SOPClassUID)).AddOrUpdate(DicomTag.ReferencedSOPInstanceUID, firstSop!));
+            }
+
+            var path = Path.Combine(input, $"{f} {Path.GetFileName(Sources[f])}");
+            await new DicomFile(ds).SaveAsync(path, ds.InternalTransferSyntax);
+            seeded.Add((path, (await DicomFile.OpenAsync(path)).Dataset));
+        }
+
+        return (input, markers, seeded, sharedStudy!, firstSop!);
     }
 
     /// <summary>Identity that a real study carries, added where the file lacks it: names, IDs, dates, free text, devices, nested and private.</summary>

@@ -225,7 +225,7 @@ public sealed class DicomDeidentifier
                 return;
             case "D" when item is DicomElement element:
                 if (element.ValueRepresentation == DicomVR.UI) MapUids(element, target);
-                else target.AddOrUpdate(element.ValueRepresentation, item.Tag, DummyValue(element.ValueRepresentation, patient));
+                else target.AddOrUpdate(element.ValueRepresentation, item.Tag, DummyValue(element.ValueRepresentation));
                 return;
             case "C" when item is DicomElement element:
                 var vr = element.ValueRepresentation.Code;
@@ -258,14 +258,13 @@ public sealed class DicomDeidentifier
         target.AddOrUpdate(DicomVR.UI, element.Tag, values.Select(v => DicomUID.Lookup(v).Type == DicomUidType.Unknown ? NewUid(v) : v.Trim()).ToArray());
     }
 
-    private static string[] DummyValue(DicomVR vr, PatientContext patient) => vr.Code switch
+    private static string[] DummyValue(DicomVR vr) => vr.Code switch
     {
         "DA" => ["19000101"],
         "TM" => ["000000"],
         "DT" => ["19000101000000"],
         "AS" => ["000Y"],
         "IS" or "DS" or "US" or "SS" or "UL" or "SL" or "FL" or "FD" or "UV" or "SV" => ["0"],
-        "PN" => [patient.Pseudonym],
         "CS" => [Dummy],
         _ => [Dummy],
     };
