@@ -16,6 +16,20 @@ public static class ImageMask
         return mask;
     }
 
+    /// <summary>The union of rectangles ([x, y, w, h] each) of unknown pixels.</summary>
+    public static bool[] Boxes(int width, int height, IEnumerable<IReadOnlyList<int>> boxes)
+    {
+        var mask = new bool[width * height];
+        foreach (var box in boxes)
+        {
+            if (box.Count != 4) throw new ImagingException($"a box is [x, y, w, h], not {box.Count} numbers");
+            var one = Box(width, height, box[0], box[1], box[2], box[3]);
+            for (var i = 0; i < mask.Length; i++) mask[i] |= one[i];
+        }
+
+        return mask;
+    }
+
     /// <summary>The mask's pixels inside a window of the image (row-major within the window).</summary>
     public static bool[] Crop(bool[] mask, int width, int x, int y, int w, int h)
     {

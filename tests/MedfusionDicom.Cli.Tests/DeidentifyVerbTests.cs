@@ -203,6 +203,46 @@ public sealed class DeidentifyVerbTests
     }
 
     [Fact]
+    public void Clean_pixel_data_inpaints_the_boxes_and_keeps_every_other_pixel_bit_for_bit()
+    {
+        using var dir = new TempDirectory();
+        var source = Path.Combine(CliRunner.Corpus, "MR_small.dcm");
+        var key = Path.Combine(dir.Path, "key.bin");
+        File.WriteAllBytes(key, new byte[16]);
+        var output = Path.Combine(dir.Path, "out");
+
+        var run = CliRunner.Run("deidentify", source, output, "--key-file", key, "--option", "clean-pixel-data", "--clean-box", "8,8,16,12", "--device", "cpu");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var path = Assert.Single(Directory.GetFiles(output, "*.dcm", SearchOption.AllDirectories));
+        var result = DicomFile.Open(path).Dataset;
+        var before = PixelBytes(DicomFile.Open(source).Dataset);
+        var after = PixelBytes(result);
+        Assert.Equal(before.Length, after.Length);
+        int inside = 0, changed = 0;
+        for (var y = 0; y < 64; y++)
+            for (var x = 0; x < 64; x++)
+            {
+                var i = 2 * (y * 64 + x);
+                var same = before[i] == after[i] && before[i + 1] == after[i + 1];
+                if (x is >= 8 and < 24 && y is >= 8 and < 20)
+                {
+                    inside++;
+                    if (!same) changed++;
+                }
+                else Assert.True(same, $"pixel {x},{y} outside the box changed");
+            }
+
+        Assert.True(changed > inside / 2, $"only {changed} of the {inside} pixels in the box were filled");
+        Assert.Equal("NO", result.GetString(DicomTag.BurnedInAnnotation));
+        Assert.Contains("113101", result.GetSequence(DicomTag.DeidentificationMethodCodeSequence).Items.Select(i => i.GetString(DicomTag.CodeValue)));
+        Assert.Empty(Dciodvfy.Run(path).ErrorsNotIn(Dciodvfy.Run(source)));
+
+        var nothing = CliRunner.Run("deidentify", source, Path.Combine(dir.Path, "none"), "--key-file", key, "--option", "clean-pixel-data", "--device", "cpu");
+        Assert.Equal(2, nothing.ExitCode);
+        Assert.Contains("nothing to fill", nothing.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bad_options_and_keys_are_refused_with_what_was_wrong()
     {
         using var dir = new TempDirectory();
@@ -215,9 +255,9 @@ public sealed class DeidentifyVerbTests
         var weak = CliRunner.Run("deidentify", input, dir.Path, "--key-file", shortKey);
         Assert.Equal(2, weak.ExitCode);
         Assert.Contains("16 bytes", weak.Stderr, StringComparison.Ordinal);
-        var pixels = CliRunner.Run("deidentify", input, dir.Path, "--option", "clean-pixel-data");
+        var pixels = CliRunner.Run("deidentify", input, dir.Path, "--option", "clean-pixel-data", "--inpaint-model", "cdiff-cxr-denoise", "--clean-box", "0,0,4,4");
         Assert.Equal(2, pixels.ExitCode);
-        Assert.Contains("inpainting", pixels.Stderr, StringComparison.Ordinal);
+        Assert.Contains("not a Med-cDiff inpainting model", pixels.Stderr, StringComparison.Ordinal);
     }
 
     /// <summary>The PHI-seeded corpus under ROOT/in/"Patient JOHN SMITH"; the first two files share a study and the second refers to the first.</summary>

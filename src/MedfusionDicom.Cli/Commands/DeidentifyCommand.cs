@@ -14,7 +14,8 @@ internal static class DeidentifyCommand
         var output = new Argument<string>("OUT") { Description = "The folder that receives OUT/study/series/instance.dcm, named by the new UIDs" };
         var options = new Option<string[]>("--option")
         {
-            Description = "A PS3.15 option, repeatable: " + string.Join(", ", DeidentificationOptionNames.All.Where(n => n != "clean-pixel-data")),
+            Description = "A PS3.15 option, repeatable: " + string.Join(", ", DeidentificationOptionNames.All)
+                + " (clean-pixel-data fills --clean-box regions and overlay planes with --inpaint-model)",
             AllowMultipleArgumentsPerToken = false,
         };
         var keyFile = new Option<string>("--key-file")
@@ -28,7 +29,17 @@ internal static class DeidentifyCommand
         {
             Description = "With --option retain-safe-private: a private attribute to keep, as CREATOR:EE (the creator and the element's low byte in hex), repeatable",
         };
-        var cmd = new Command("deidentify", "De-identify DICOM files (PS3.15 Annex E, Table E.1-1), recording what was done in each") { input, output, options, keyFile, mapOut, patientMap, safePrivate };
+        var cleanBoxes = new Option<string[]>("--clean-box") { Description = "With --option clean-pixel-data: a region of burned-in text to fill, X,Y,W,H in pixels, repeatable" };
+        var inpaintModel = new Option<string>("--inpaint-model")
+        {
+            Description = "With --option clean-pixel-data: the Med-cDiff inpainting model (a folder, or a bundled model's name)",
+            DefaultValueFactory = _ => "cdiff-cxr-inpaint",
+        };
+        var device = DeviceOptions.Create();
+        var cmd = new Command("deidentify", "De-identify DICOM files (PS3.15 Annex E, Table E.1-1), recording what was done in each")
+        {
+            input, output, options, keyFile, mapOut, patientMap, safePrivate, cleanBoxes, inpaintModel, device,
+        };
         CliAction.Set(cmd, async (parse, ct) =>
         {
             byte[] key;
@@ -43,10 +54,15 @@ internal static class DeidentifyCommand
                 await Console.Error.WriteLineAsync("deidentify: no --key-file: a random key is used, so another run will not give the same UIDs and pseudonyms");
             }
 
+            var chosen = (parse.GetValue(options) ?? []).Select(DeidentificationOptionNames.Parse).ToHashSet();
+            using var cleaner = chosen.Contains(DeidentificationOption.CleanPixelData)
+                ? DiffusionCommands.InpaintingCleaner(parse.GetValue(inpaintModel)!, (parse.GetValue(cleanBoxes) ?? []).Select(ParseBox).ToList(), DeviceOptions.Resolve(parse, device), ct)
+                : null;
             var settings = new DeidentificationSettings
             {
+                PixelCleaner = cleaner?.Cleaner,
                 Key = key,
-                Options = (parse.GetValue(options) ?? []).Select(DeidentificationOptionNames.Parse).ToHashSet(),
+                Options = chosen,
                 PatientPseudonyms = parse.GetValue(patientMap) is { } map ? DicomFileDeidentification.ReadPseudonyms(map) : new Dictionary<string, string>(),
                 SafePrivate = (parse.GetValue(safePrivate) ?? []).Select(ParseSafePrivate).ToHashSet(),
             };
@@ -73,6 +89,17 @@ internal static class DeidentifyCommand
             return summary.Files == 0 ? CliAction.BadInput : CliAction.Ok;
         });
         return cmd;
+    }
+
+    private static IReadOnlyList<int> ParseBox(string text)
+    {
+        var parts = text.Split(',');
+        var box = new int[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i].Trim(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out box[i]))
+                throw new DicomException($"--clean-box '{text}' is not X,Y,W,H in pixels");
+        if (box.Length != 4) throw new DicomException($"--clean-box '{text}' is not X,Y,W,H in pixels");
+        return box;
     }
 
     private static (string, byte) ParseSafePrivate(string text)

@@ -52,6 +52,35 @@ internal static class DiffusionCommands
 
     internal static SamplerKind ParseSampler(string s) => SamplerNames.Parse(s);
 
+    /// <summary>The pixel cleaner of `deidentify --option clean-pixel-data`: a Med-cDiff inpainting model with its own settings (steps, strength), seed 0.</summary>
+    internal static LoadedCleaner InpaintingCleaner(string modelName, IReadOnlyList<IReadOnlyList<int>> boxes, torch.Device device, CancellationToken ct)
+    {
+        var dir = ResolveModel(modelName);
+        var (cfg, unet, scheduler) = ModelLoader.LoadDiffusion(dir, device);
+        if (cfg.Kind != ModelKind.Cdiff || cfg.Task != RestorationTask.Inpaint)
+        {
+            unet.Dispose();
+            throw new ArgumentException($"{dir} is not a Med-cDiff inpainting model");
+        }
+
+        var g = new torch.Generator(0);
+        var model = new RestorationImageModel(ModelLoader.RestorationPipeline(cfg, unet, scheduler), cfg.ImageSpec(), SamplerKind.Ddim,
+            Options(cfg.RestorationSteps, 0.0, g, "clean pixel data", ct) with { Strength = cfg.MaxStrength });
+        return new LoadedCleaner(new InpaintingPixelCleaner(model, boxes, cancellationToken: ct), unet, g);
+    }
+
+    /// <summary>A cleaner and the model weights and generator it holds until the verb is done.</summary>
+    internal sealed class LoadedCleaner(InpaintingPixelCleaner cleaner, IDisposable weights, IDisposable generator) : IDisposable
+    {
+        public InpaintingPixelCleaner Cleaner { get; } = cleaner;
+
+        public void Dispose()
+        {
+            weights.Dispose();
+            generator.Dispose();
+        }
+    }
+
     /// <summary>Sampling options with a stderr progress bar and the command's cancellation token.</summary>
     internal static SamplingOptions Options(int steps, double eta, torch.Generator g, string what, CancellationToken ct) =>
         Options(steps, eta, g, () => what, ct);

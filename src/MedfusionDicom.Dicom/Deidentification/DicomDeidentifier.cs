@@ -19,6 +19,16 @@ public sealed record DeidentificationSettings
 
     /// <summary>Retain Safe Private: the private attributes known to be safe, by private creator and element byte (gggg,xxEE → EE).</summary>
     public IReadOnlySet<(string Creator, byte Element)> SafePrivate { get; init; } = new HashSet<(string, byte)>();
+
+    /// <summary>Clean Pixel Data: what removes burned-in identity from the pixels; the option is refused without one.</summary>
+    public IDicomPixelCleaner? PixelCleaner { get; init; }
+}
+
+/// <summary>Clean Pixel Data (PS3.15 E.3.1): removes identity burned into the pixels, such as by inpainting the regions that hold it.</summary>
+public interface IDicomPixelCleaner
+{
+    /// <summary>Gives <paramref name="deidentified"/> the cleaned pixels of <paramref name="source"/>, whose overlays and attributes it may read.</summary>
+    void Clean(DicomDataset source, DicomDataset deidentified);
 }
 
 /// <summary>
@@ -57,8 +67,8 @@ public sealed class DicomDeidentifier
         if (settings.Options.Contains(DeidentificationOption.RetainLongitudinalTemporalInformationFullDates)
             && settings.Options.Contains(DeidentificationOption.RetainLongitudinalTemporalInformationModifiedDates))
             throw new DicomException("retain-longitudinal-full-dates and retain-longitudinal-modified-dates exclude each other");
-        if (settings.Options.Contains(DeidentificationOption.CleanPixelData))
-            throw new DicomException("clean-pixel-data fills burned-in text with an inpainting model, which this de-identifier is not given; it is not offered here");
+        if (settings.Options.Contains(DeidentificationOption.CleanPixelData) && settings.PixelCleaner is null)
+            throw new DicomException("clean-pixel-data fills burned-in text with an inpainting model, which this de-identifier is not given");
         _settings = settings;
         _profile = profile ?? ConfidentialityProfile.Standard;
     }
@@ -79,6 +89,12 @@ public sealed class DicomDeidentifier
         var patient = new PatientContext(Pseudonym(patientId), DateShiftDays(patientId));
         var target = new DicomDataset();
         Process(source, target, patient);
+
+        if (_settings.Options.Contains(DeidentificationOption.CleanPixelData) && source.Contains(DicomTag.PixelData))
+        {
+            _settings.PixelCleaner!.Clean(source, target);
+            target.AddOrUpdate(DicomTag.BurnedInAnnotation, "NO");
+        }
 
         target.AddOrUpdate(DicomTag.PatientID, patient.Pseudonym);
         target.AddOrUpdate(DicomTag.PatientName, patient.Pseudonym);

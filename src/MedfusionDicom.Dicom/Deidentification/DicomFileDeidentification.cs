@@ -43,7 +43,10 @@ public static class DicomFileDeidentification
                 Safe(result.GetStringOrDefault(DicomTag.SeriesInstanceUID, "series")), Safe(result.GetStringOrDefault(DicomTag.SOPInstanceUID, $"{i}")) + ".dcm");
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             var temporary = target + ".tmp";
-            await new DicomFile(result).SaveAsync(temporary, source.Dataset.InternalTransferSyntax, ct).ConfigureAwait(false);
+            // Cleaned pixels are native: an instance that was compressed is then written uncompressed.
+            var syntax = source.Dataset.InternalTransferSyntax.IsEncapsulated && result[DicomTag.PixelData] is DicomElement
+                ? DicomTransferSyntax.ExplicitVRLittleEndian : source.Dataset.InternalTransferSyntax;
+            await new DicomFile(result).SaveAsync(temporary, syntax, ct).ConfigureAwait(false);
             File.Move(temporary, target, overwrite: true);
             written++;
             progress?.Report((i + 1, files.Length));

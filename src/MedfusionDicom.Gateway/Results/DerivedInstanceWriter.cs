@@ -83,12 +83,7 @@ public sealed class DerivedInstanceWriter(WorkerPool workers, InstanceFiles file
             {
                 if (route.Pipeline.MaskBoxes.Count == 0)
                     throw new UnprocessableInstanceException($"route '{route.Name}' inpaints, but it has no MaskBoxes and the instance has no overlay plane (6000,3000)");
-                mask = new bool[image.Width * image.Height];
-                foreach (var box in route.Pipeline.MaskBoxes)
-                {
-                    var one = ImageMask.Box(image.Width, image.Height, box[0], box[1], box[2], box[3]);
-                    for (var i = 0; i < mask.Length; i++) mask[i] |= one[i];
-                }
+                mask = ImageMask.Boxes(image.Width, image.Height, route.Pipeline.MaskBoxes);
 
                 from = $"route '{route.Name}''s MaskBoxes";
             }
