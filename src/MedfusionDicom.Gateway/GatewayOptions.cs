@@ -197,6 +197,19 @@ public sealed class DestinationOptions
     // DicomWeb
     public string Url { get; set; } = "";
     public Dictionary<string, string> Headers { get; set; } = [];
+
+    /// <summary>A research destination: what is sent there is de-identified first (PS3.15 Annex E); null sends as stored.</summary>
+    public DestinationDeidentificationOptions? Deidentify { get; set; }
+}
+
+/// <summary>How a destination's instances are de-identified before they leave (the same as `medfusion deidentify`).</summary>
+public sealed class DestinationDeidentificationOptions
+{
+    /// <summary>A file of at least 16 bytes, the key of the UID mapping, pseudonyms and date shifts: keep it to link later exports.</summary>
+    public string KeyFile { get; set; } = "";
+
+    /// <summary>PS3.15 options by name (retain-uids, retain-longitudinal-modified-dates, ...); clean-pixel-data is not offered here.</summary>
+    public List<string> Options { get; set; } = [];
 }
 
 public sealed class RouteOptions

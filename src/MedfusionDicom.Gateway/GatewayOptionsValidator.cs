@@ -143,6 +143,24 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         {
             var d = destinations[i];
             if (string.IsNullOrWhiteSpace(d.Name) || !names.Add(d.Name)) fail($"Destinations:{i}:Name", $"'{d.Name}' is empty or used twice");
+            if (d.Deidentify is { } deid)
+            {
+                if (!File.Exists(deid.KeyFile)) fail($"Destinations:{i}:Deidentify:KeyFile", $"'{deid.KeyFile}' does not exist");
+                else if (new FileInfo(deid.KeyFile).Length < 16) fail($"Destinations:{i}:Deidentify:KeyFile", "must hold at least 16 bytes");
+                for (var o = 0; o < deid.Options.Count; o++)
+                {
+                    try
+                    {
+                        if (MedfusionDicom.Dicom.Deidentification.DeidentificationOptionNames.Parse(deid.Options[o]) == MedfusionDicom.Dicom.Deidentification.DeidentificationOption.CleanPixelData)
+                            fail($"Destinations:{i}:Deidentify:Options:{o}", "clean-pixel-data is not offered for destinations (it needs an inpainting model per export)");
+                    }
+                    catch (MedfusionDicom.Dicom.DicomException e)
+                    {
+                        fail($"Destinations:{i}:Deidentify:Options:{o}", e.Message);
+                    }
+                }
+            }
+
             switch (d.Type)
             {
                 case DestinationType.Dimse:

@@ -53,6 +53,8 @@ public sealed class OptionsTests
         { "PostgreSQL without a connection", o => o.Database.Provider = DatabaseProvider.PostgreSql, "Gateway:Database:ConnectionString: PostgreSql needs a connection string" },
         { "bad PostgreSQL connection", o => (o.Database.Provider, o.Database.ConnectionString) = (DatabaseProvider.PostgreSql, "Hots=db"), "Gateway:Database:ConnectionString: is not an Npgsql connection string" },
         { "bad node name", o => o.NodeName = "node/a", "Gateway:NodeName: 'node/a' must be" },
+        { "research key missing", o => o.Destinations[0].Deidentify = new DestinationDeidentificationOptions { KeyFile = "/nonexistent/research.key" }, "Gateway:Destinations:0:Deidentify:KeyFile: '/nonexistent/research.key' does not exist" },
+        { "research option unknown", o => o.Destinations[0].Deidentify = new DestinationDeidentificationOptions { KeyFile = "/etc/hostname", Options = ["retain-all"] }, "Gateway:Destinations:0:Deidentify:Options:0: 'retain-all' is not a de-identification option" },
         { "STOW-RS without a URL", o => o.Destinations.Add(new DestinationOptions { Name = "web", Type = DestinationType.DicomWeb }), "Gateway:Destinations:1:Url: '' is not an http(s) URL" },
         { "bad header name", o => o.Destinations.Add(new DestinationOptions { Name = "web", Type = DestinationType.DicomWeb, Url = "http://pacs/dicom-web", Headers = new() { ["X Bad"] = "1" } }), "Gateway:Destinations:1:Headers: 'X Bad' is not an HTTP header name" },
     };

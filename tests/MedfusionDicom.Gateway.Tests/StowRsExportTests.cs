@@ -122,7 +122,7 @@ public sealed class StowRsExportTests
         await using var sender = DestinationSenders.Create(new DestinationOptions
         {
             Name = "web", Type = DestinationType.DicomWeb, Url = $"http://127.0.0.1:{server.Port}/dicomweb/", Headers = new() { ["Authorization"] = "Bearer test-token" },
-        }, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        }, dir.Sub("staging"), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
 
         var outcomes = await sender.SendAsync(batch, CancellationToken.None);
 
@@ -144,7 +144,7 @@ public sealed class StowRsExportTests
         var batch = TestSeries.Mr(dir, 1).Select((f, k) => Export(k + 1, f)).ToList();
         using var server = new ScriptedStowServer(HttpStatusCode.Conflict, _ => "<html>conflict</html>");
         await using var sender = DestinationSenders.Create(new DestinationOptions { Name = "web", Type = DestinationType.DicomWeb, Url = $"http://127.0.0.1:{server.Port}" },
-            Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+            dir.Sub("staging"), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
 
         var error = await Assert.ThrowsAsync<StowRsException>(() => sender.SendAsync(batch, CancellationToken.None));
 

@@ -20,7 +20,7 @@ public sealed class ExportRunner(GatewayIndex index, GatewayOptions options, Pip
 
     private async Task LoopAsync(DestinationOptions destination, CancellationToken ct)
     {
-        await using var sender = DestinationSenders.Create(destination, loggerFactory);
+        await using var sender = DestinationSenders.Create(destination, Path.Combine(options.DataDirectory, ".cache", "deidentified"), loggerFactory);
         var leaseMs = (long)(options.Jobs.LeaseSeconds * 1000);
         while (!ct.IsCancellationRequested)
         {

@@ -20,10 +20,15 @@ public interface IDestinationSender : IAsyncDisposable
 
 public static class DestinationSenders
 {
-    public static IDestinationSender Create(DestinationOptions destination, ILoggerFactory loggerFactory) => destination.Type switch
+    /// <param name="stagingDirectory">Where a de-identifying destination writes the copies it sends, for the time of a batch.</param>
+    public static IDestinationSender Create(DestinationOptions destination, string stagingDirectory, ILoggerFactory loggerFactory)
     {
-        DestinationType.Dimse => new DimseSender(destination, loggerFactory),
-        DestinationType.DicomWeb => new StowRsSender(destination),
-        _ => throw new ArgumentOutOfRangeException(nameof(destination), destination.Type, "unknown destination type"),
-    };
+        IDestinationSender sender = destination.Type switch
+        {
+            DestinationType.Dimse => new DimseSender(destination, loggerFactory),
+            DestinationType.DicomWeb => new StowRsSender(destination),
+            _ => throw new ArgumentOutOfRangeException(nameof(destination), destination.Type, "unknown destination type"),
+        };
+        return destination.Deidentify is { } deidentify ? new DeidentifyingSender(sender, deidentify, Path.Combine(stagingDirectory, destination.Name)) : sender;
+    }
 }
