@@ -59,11 +59,20 @@ public sealed class DicomWebClientTests
         Assert.Equal(mr[0].GetString(DicomTag.StudyDate), mrStudy["00080020"]!["Value"]![0]!.GetValue<string>());
         Assert.Equal("3", mrStudy["00201208"]!["Value"]![0]!.ToString()); // Number of Study Related Instances
         Assert.Empty(await Search("searchForStudies({ queryParams: { StudyDate: '20990101-' } })"));
+        var secondStudy = await Search("searchForStudies({ queryParams: { PatientName: 'Compressed*', limit: 1, offset: 1 } })");
+        Assert.Equal(Values(studies, "0020000D").Order(StringComparer.Ordinal).Skip(1), Values(secondStudy, "0020000D"));
 
         // Series of the study, by modality with a wildcard; instances of the series, paged with limit and offset.
         var seriesFound = await Search($"searchForSeries({{ studyInstanceUID: '{study}', queryParams: {{ Modality: 'M?' }} }})");
         Assert.Equal([series], Values(seriesFound, "0020000E"));
         Assert.Equal(mr[0].GetString(DicomTag.Modality), Values(seriesFound, "00080060").Single());
+        var everySeries = await Search("searchForSeries({ queryParams: { Modality: '*', StudyDate: '-20991231', includefield: 'Manufacturer', limit: 1, offset: 1 } })");
+        var seriesUids = new[] { series, ctSet.GetString(DicomTag.SeriesInstanceUID) }.Order(StringComparer.Ordinal).ToList();
+        Assert.Equal([seriesUids[1]], Values(everySeries, "0020000E"));
+        var manufacturer = (seriesUids[1] == series ? mr[0] : ctSet).GetString(DicomTag.Manufacturer);
+        Assert.Equal(manufacturer, Values(everySeries, "00080070").Single());
+        var allInstances = await Search("searchForInstances({ queryParams: { PatientName: 'Compressed?amples*', StudyDate: '19000101-20991231' } })");
+        Assert.Equal(sops.Append(ctSet.GetString(DicomTag.SOPInstanceUID)).Order(StringComparer.Ordinal), Values(allInstances, "00080018").Order(StringComparer.Ordinal));
         var all = await Search($"searchForInstances({{ studyInstanceUID: '{study}', seriesInstanceUID: '{series}' }})");
         Assert.Equal(sops, Values(all, "00080018"));
         var paged = await Search($"searchForInstances({{ studyInstanceUID: '{study}', seriesInstanceUID: '{series}', queryParams: {{ limit: 2, offset: 1 }} }})");
