@@ -134,8 +134,8 @@ public sealed partial class QidoRs(GatewayIndex index, Func<string> root)
         var record = level switch
         {
             QueryLevel.Instance => await index.GetInstanceAsync((string)row.Values["SOPInstanceUID"]!, ct).ConfigureAwait(false),
-            QueryLevel.Series => (await index.ListStudyInstancesAsync(study, (string)row.Values["SeriesInstanceUID"]!, ct).ConfigureAwait(false)).FirstOrDefault(),
-            _ => (await index.ListStudyInstancesAsync(study, null, ct).ConfigureAwait(false)).FirstOrDefault(),
+            QueryLevel.Series => await index.FirstStudyInstanceAsync(study, (string)row.Values["SeriesInstanceUID"]!, ct).ConfigureAwait(false),
+            _ => await index.FirstStudyInstanceAsync(study, null, ct).ConfigureAwait(false),
         };
         if (record is null) return; // deleted since the search: its row has the indexed attributes only
 

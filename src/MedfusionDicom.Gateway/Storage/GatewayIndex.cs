@@ -125,10 +125,19 @@ public sealed class GatewayIndex(IndexDatabase database)
     public async Task<IReadOnlyList<InstanceRecord>> ListStudyInstancesAsync(string studyInstanceUid, string? seriesInstanceUid, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct).ConfigureAwait(false);
-        var sql = IndexSchema.SelectInstance + " WHERE study_uid = @studyInstanceUid" + (seriesInstanceUid is null ? "" : " AND series_uid = @seriesInstanceUid")
-            + " ORDER BY series_uid, instance_number, sop_instance_uid";
-        return (await connection.QueryAsync<InstanceRecord>(sql, new { studyInstanceUid, seriesInstanceUid }).ConfigureAwait(false)).ToList();
+        return (await connection.QueryAsync<InstanceRecord>(StudyInstancesSql(seriesInstanceUid), new { studyInstanceUid, seriesInstanceUid }).ConfigureAwait(false)).ToList();
     }
+
+    /// <summary>The first instance of a study or series in the order of <see cref="ListStudyInstancesAsync"/>, or null: one row, however large the study.</summary>
+    public async Task<InstanceRecord?> FirstStudyInstanceAsync(string studyInstanceUid, string? seriesInstanceUid, CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct).ConfigureAwait(false);
+        return await connection.QueryFirstOrDefaultAsync<InstanceRecord>(StudyInstancesSql(seriesInstanceUid) + " LIMIT 1", new { studyInstanceUid, seriesInstanceUid }).ConfigureAwait(false);
+    }
+
+    private static string StudyInstancesSql(string? seriesInstanceUid) =>
+        IndexSchema.SelectInstance + " WHERE study_uid = @studyInstanceUid" + (seriesInstanceUid is null ? "" : " AND series_uid = @seriesInstanceUid")
+        + " ORDER BY series_uid, instance_number, sop_instance_uid";
 
     /// <summary>Received instances not routed yet whose study has been quiet since <paramref name="quietSinceMs"/>.</summary>
     public async Task<IReadOnlyList<UnroutedInstance>> ListRoutableAsync(long quietSinceMs, CancellationToken ct = default)
