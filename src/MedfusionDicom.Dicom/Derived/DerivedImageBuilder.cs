@@ -29,7 +29,7 @@ public sealed record DerivedImage(DicomDataset Dataset, string? SecondaryCapture
 /// Secondary Capture image in a study of its own.
 /// One builder serves one output series: its series UID, time and number are shared by every image it builds.
 /// </summary>
-public sealed class DerivedImageBuilder
+public sealed partial class DerivedImageBuilder
 {
     private const string CT = "1.2.840.10008.5.1.4.1.1.2";
     private const string MR = "1.2.840.10008.5.1.4.1.1.4";
@@ -79,7 +79,7 @@ public sealed class DerivedImageBuilder
     public DerivedImage Build(DicomDataset? source, DerivedPixelData pixels, int instanceNumber)
     {
         CheckPixels(pixels);
-        return source is null ? BuildSynthetic(pixels, instanceNumber) : BuildDerived(source, pixels, instanceNumber);
+        return source is null ? BuildSynthetic(DefaultSubject(), pixels, instanceNumber) : BuildDerived(source, pixels, instanceNumber);
     }
 
     private DerivedImage BuildDerived(DicomDataset source, DerivedPixelData pixels, int instanceNumber)
@@ -149,48 +149,6 @@ public sealed class DerivedImageBuilder
 
     /// <summary>Image Type of a derived image: DERIVED, SECONDARY, then the source's own values 3 and on (flavour, contrast).</summary>
     private static string[] DerivedType(IEnumerable<string> sourceType) => ["DERIVED", "SECONDARY", .. sourceType.Skip(2)];
-
-    private DerivedImage BuildSynthetic(DerivedPixelData pixels, int instanceNumber)
-    {
-        var ds = new DicomDataset();
-        DeclareCharacterSet(ds);
-        var series = _seriesByStudy.GetOrAdd(_syntheticStudy.UID, s => NewUid("series", s));
-        var sopClass = SecondaryCaptureClass(pixels);
-        SetIdentity(ds, sopClass, series, NewUid("instance", series.UID, Invariant(instanceNumber)), instanceNumber);
-        ds.AddOrUpdate(DicomTag.ImageType, "DERIVED", "SECONDARY");
-
-        // Patient module: nobody's. The identifiers are derived from the study so that a retried job agrees.
-        var tail = _syntheticStudy.UID[^16..];
-        ds.AddOrUpdate(DicomTag.PatientName, "SYNTHETIC^" + tail);
-        ds.AddOrUpdate(DicomTag.PatientID, "SYN" + tail);
-        SetEmpty(ds, DicomTag.PatientBirthDate);
-        SetEmpty(ds, DicomTag.PatientSex);
-        ds.AddOrUpdate(DicomTag.PatientIdentityRemoved, "YES");
-        ds.AddOrUpdate(DicomTag.DeidentificationMethod, "Synthetic image: generated, no patient data");
-
-        // General Study: a study of its own, dated when it was generated.
-        ds.AddOrUpdate(DicomTag.StudyInstanceUID, _syntheticStudy.UID);
-        ds.AddOrUpdate(DicomTag.StudyDate, _time);
-        ds.AddOrUpdate(DicomTag.StudyTime, _time);
-        SetEmpty(ds, DicomTag.ReferringPhysicianName);
-        SetEmpty(ds, DicomTag.StudyID);
-        SetEmpty(ds, DicomTag.AccessionNumber);
-        ds.AddOrUpdate(DicomTag.StudyDescription, "Synthetic images");
-
-        // General Series (OT: no acquisition modality made it), General Equipment, General Image.
-        ds.AddOrUpdate(DicomTag.Modality, "OT");
-        // Laterality is Type 2C (General Series): no body part is known to be unpaired, so it is present and empty (unknown).
-        SetEmpty(ds, DicomTag.Laterality);
-        ds.AddOrUpdate(DicomTag.Manufacturer, _processing.Manufacturer);
-        SetEmpty(ds, DicomTag.PatientOrientation);
-        ds.AddOrUpdate(DicomTag.BurnedInAnnotation, "NO");
-        ds.AddOrUpdate(DicomTag.LossyImageCompression, "00");
-        AddProcessing(ds, synthetic: true, synthesizing: true);
-        AddSecondaryCaptureEquipment(ds, "SYN");
-        SetPixels(ds, pixels, source: null);
-        SetSecondaryCaptureImage(ds, sopClass, pixels.NumberOfFrames);
-        return new DerivedImage(ds, null);
-    }
 
     /// <summary>
     /// Why the new pixels cannot stay in the source's IOD (PS3.3 A.3 CT, A.4 MR, A.2 CR, A.26 DX, A.8 SC, A.38 Enhanced
@@ -731,10 +689,10 @@ public sealed class DerivedImageBuilder
     /// declared UTF-8 (ISO_IR 192) before any is encoded. A source that declares another set keeps it: re-encoding
     /// all its values is not the builder's business, so texts outside that set are the caller's to avoid.
     /// </summary>
-    private void DeclareCharacterSet(DicomDataset ds)
+    private void DeclareCharacterSet(DicomDataset ds, params string[] more)
     {
         var p = _processing;
-        var texts = new[] { p.DerivationDescription, p.AlgorithmName, p.AlgorithmVersion, p.ModelName ?? "", p.Manufacturer, p.SeriesDescription };
+        string[] texts = [p.DerivationDescription, p.AlgorithmName, p.AlgorithmVersion, p.ModelName ?? "", p.Manufacturer, p.SeriesDescription, .. more];
         if (texts.Any(s => s.Any(c => c > 0x7F)) && !ds.Contains(DicomTag.SpecificCharacterSet))
             ds.AddOrUpdate(DicomTag.SpecificCharacterSet, "ISO_IR 192");
     }

@@ -85,3 +85,49 @@ public sealed record DerivedImageProcessing
     /// <summary>When the processing ran: Content, Series, Instance Creation and Contribution date/time. Null: now.</summary>
     public DateTime? ProcessingTime { get; init; }
 }
+
+/// <summary>The IOD a synthetic image is written in.</summary>
+public enum SyntheticIod
+{
+    /// <summary>Secondary Capture (PS3.3 A.8.1; multi-frame SC for several frames): any pixel description, no acquisition claimed.</summary>
+    SecondaryCapture,
+
+    /// <summary>Digital X-Ray Image, For Presentation (PS3.3 A.26): grayscale, unsigned, one frame; it needs an anatomic region.</summary>
+    DigitalXRay,
+}
+
+/// <summary>
+/// Who and what a synthetic image is filed under: a made-up patient and the study its series belongs to. Nothing here
+/// is anybody's: the caller makes the identifiers (pseudonyms) and picks the dates from a synthetic range.
+/// </summary>
+public sealed record SyntheticSubject
+{
+    public required string PatientId { get; init; }
+    /// <summary>Patient's Name (PN), e.g. "SYNTHETIC^P0001".</summary>
+    public required string PatientName { get; init; }
+    public required string StudyInstanceUid { get; init; }
+    /// <summary>Study Date and Time; the series, content and creation dates are the builder's processing time.</summary>
+    public required DateTime StudyDateTime { get; init; }
+    public string StudyId { get; init; } = "";
+    public string AccessionNumber { get; init; } = "";
+    public string StudyDescription { get; init; } = "Synthetic images";
+    public SyntheticIod Iod { get; init; } = SyntheticIod.SecondaryCapture;
+    /// <summary>Body Part Examined (0018,0015), e.g. CHEST; empty when unknown.</summary>
+    public string BodyPartExamined { get; init; } = "";
+    /// <summary>Anatomic Region Sequence item (DX: Type 1, CID 4009), e.g. (51185008, SCT, "Chest").</summary>
+    public DicomCodedEntry? AnatomicRegion { get; init; }
+    /// <summary>View Position (0018,5101), e.g. AP or PA; empty when unknown.</summary>
+    public string ViewPosition { get; init; } = "";
+    /// <summary>
+    /// Patient Orientation (0020,0020): the patient directions of the rows and the columns, e.g. L, F for a frontal
+    /// chest radiograph shown as radiologists read it; empty when unknown (SC; DX needs both).
+    /// </summary>
+    public IReadOnlyList<string> PatientOrientation { get; init; } = [];
+    /// <summary>
+    /// DX: Imager Pixel Spacing (0018,1164) in mm, Type 1. A generated image was measured by no detector: this is the
+    /// nominal spacing of the images the model was trained on, and Pixel Spacing Calibration Description says so.
+    /// </summary>
+    public double ImagerPixelSpacingMm { get; init; } = 1.0;
+    /// <summary>De-identification Method (0012,0063, LO): says that the data are synthetic.</summary>
+    public string DeidentificationMethod { get; init; } = "Synthetic image: generated, no patient data";
+}

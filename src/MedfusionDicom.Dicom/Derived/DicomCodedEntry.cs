@@ -11,7 +11,8 @@ public sealed record DicomCodedEntry(string CodeValue, string CodingSchemeDesign
 }
 
 /// <summary>
-/// The codes the derived-image builder writes, all from the DICOM Controlled Terminology (DCM, PS3.16 Annex D).
+/// The codes the derived-image builder writes: the DICOM Controlled Terminology (DCM, PS3.16 Annex D), and SNOMED CT
+/// (SCT) for anatomy.
 /// Derivation codes are members of CID 7203 "Image Derivation"; a job whose processing no member describes (inpainting,
 /// class-conditional synthesis) gives none: CID 7203 is extensible, but we do not coin DCM codes, and the Derivation
 /// Description (0008,2111) still says what was done.
@@ -39,4 +40,7 @@ public static class DicomCodes
 
     /// <summary>(109100, DCM, "Synthesizing Equipment"): the equipment that made synthetic content (PS3.3 C.12.1, Synthetic Data note).</summary>
     public static DicomCodedEntry SynthesizingEquipment { get; } = new("109100", "DCM", "Synthesizing Equipment");
+
+    /// <summary>(51185008, SCT, "Chest"), CID 4009 "DX Anatomy Imaged": the anatomic region of a chest radiograph.</summary>
+    public static DicomCodedEntry Chest { get; } = new("51185008", "SCT", "Chest");
 }
