@@ -45,8 +45,12 @@ internal static class ModelCommands
                 {
                     Vae = stored.Vae, Unet = stored.Unet, Scheduler = stored.Scheduler, Task = stored.Task, Scale = stored.Scale, InpaintFill = stored.InpaintFill,
                     Labels = stored.Labels, LatentScale = stored.LatentScale, VaeCheckpoint = stored.VaeCheckpoint,
+                    TrainingData = stored.TrainingData, Content = cfg.Content ?? stored.Content,
                 };
             }
+            // The card names its training data, so that synthetic cohorts can screen samples against it.
+            if (cfg.TrainingData is null && File.Exists(parse.GetValue(data)) && parse.GetValue(data)!.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
+                cfg = cfg with { TrainingData = Path.GetRelativePath(Path.GetFullPath(dir), Path.GetFullPath(parse.GetValue(data)!)) };
             using var source = OpenSource(parse.GetValue(data)!, parse.GetValue(labels), cfg);
             var on = DeviceOptions.Resolve(parse, device);
             using var trainer = new Trainer(cfg, source, dir, on);

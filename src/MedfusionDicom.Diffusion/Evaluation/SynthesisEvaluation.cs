@@ -47,13 +47,7 @@ public static class SynthesisEvaluation
         using var test = new NpyImageSource(npyPath, intensity, "test");
         int size = train.Size;
         log?.Invoke("training the feature classifier");
-        using var classifier = FeatureClassifier.Train(train, classifierSteps, 32, seed);
-
-        // Real reference: test images spread over the split.
-        int m = Math.Min(realCount, test.Count);
-        var realIdx = Enumerable.Range(0, m).Select(k => (int)((long)k * test.Count / m)).ToArray();
-        var (realFeat, realPred) = classifier.Embed(realIdx.Select(test.Read).ToList(), size);
-        double testAcc = realIdx.Select((i, k) => realPred[k] == test.Label(i) ? 1.0 : 0.0).Average();
+        using var scorer = SynthesisScorer.Train(train, test, classifierSteps, seed, realCount);
 
         var samples = new List<float[]>();
         var sampleLabels = new List<int>();
@@ -70,36 +64,12 @@ public static class SynthesisEvaluation
                 sampleLabels.Add(li);
             }
         double secondsPerImage = clock.Elapsed.TotalSeconds / Math.Max(samples.Count, 1);
-        var (fakeFeat, fakePred) = classifier.Embed(samples, size);
-        var accPerLabel = labels.Select((l, li) => (l, Enumerable.Range(0, samples.Count).Where(i => sampleLabels[i] == li).Select(i => fakePred[i] == li ? 1.0 : 0.0).DefaultIfEmpty(0).Average()))
-            .ToDictionary(x => x.l, x => x.Item2);
-        var fd = SynthesisMetrics.FrechetDistance(realFeat, fakeFeat);
-        var (precision, recall) = SynthesisMetrics.PrecisionRecall(realFeat, fakeFeat);
+        var scores = scorer.Score(samples, sampleLabels);
 
         log?.Invoke("memorization check");
-        int f = size / 16;
-        var thumbs = Enumerable.Range(0, train.Count).Select(i => Degradations.Downsample(new Image2D(size, size, train.Read(i)), f).Data).ToList();
-        var nearest = samples.Select(s => NearestTrainingSsim(new Image2D(size, size, s), train, thumbs, f)).ToList();
-        return new SynthesisReport(perLabel, steps, sampler.ToString(), guidance, testAcc, accPerLabel, fd, precision, recall,
-            nearest.Average(), nearest.Max(), secondsPerImage);
-    }
-
-    /// <summary>
-    /// SSIM to the most similar training image. SSIM against every training image is too slow on a CPU, so the 32
-    /// nearest by L2 on 16x16 thumbnails are the candidates (a memorized copy is also nearest in L2).
-    /// </summary>
-    private static double NearestTrainingSsim(Image2D sample, IImageSource train, List<float[]> thumbs, int f)
-    {
-        var thumb = Degradations.Downsample(sample, f).Data;
-        var scored = new List<(double d, int i)>();
-        for (int i = 0; i < thumbs.Count; i++)
-        {
-            var t = thumbs[i];
-            double d = 0;
-            for (int p = 0; p < t.Length; p++) d += (t[p] - thumb[p]) * (t[p] - thumb[p]);
-            scored.Add((d, i));
-        }
-        var candidates = scored.OrderBy(x => x.d).Take(32).Select(x => new Image2D(sample.Width, sample.Height, train.Read(x.i))).ToList();
-        return SynthesisMetrics.NearestBySsim(sample, candidates).ssim;
+        var screen = new MemorizationScreen(train, ct);
+        var nearest = samples.Select(s => screen.Nearest(new Image2D(size, size, s)).Ssim).ToList();
+        return new SynthesisReport(perLabel, steps, sampler.ToString(), guidance, scorer.ClassifierTestAccuracy, scores.AccuracyPerLabel,
+            scores.FrechetDistance, scores.Precision, scores.Recall, nearest.Average(), nearest.Max(), secondsPerImage);
     }
 }

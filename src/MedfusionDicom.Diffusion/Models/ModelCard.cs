@@ -48,6 +48,20 @@ public record ModelCard
     /// <summary>Class names in label order (filled from the data when empty).</summary>
     public string[] Labels { get; init; } = [];
 
+    /// <summary>
+    /// The images the model was trained on: a .npy set with labels.csv beside it, whose train split the model saw and
+    /// whose test split it did not. A relative path is from the model directory. Null: not recorded. Synthetic cohorts
+    /// screen their samples against it for memorized copies and score them against its test split.
+    /// </summary>
+    public string? TrainingData { get; init; }
+
+    /// <summary>What the generated images show, for the headers of synthetic images; null: unknown (Secondary Capture, no anatomy).</summary>
+    public GeneratedImageContent? Content { get; init; }
+
+    /// <summary><see cref="TrainingData"/> as a full path from <paramref name="modelDirectory"/>, or null when the card names none.</summary>
+    public string? TrainingDataPath(string modelDirectory) =>
+        TrainingData is null ? null : Path.GetFullPath(Path.Combine(modelDirectory, TrainingData));
+
     /// <summary><see cref="DefaultSteps"/>, or 50 when the model does not say.</summary>
     [JsonIgnore]
     public int RestorationSteps => DefaultSteps > 0 ? DefaultSteps : 50;
@@ -124,4 +138,24 @@ public record ModelCard
         }
         return (long)Math.Ceiling(perPixel * sizeof(float));
     }
+}
+
+/// <summary>
+/// What a generative model's images show: the acquisition they imitate and the anatomy, so that a synthetic image can be
+/// filed in the IOD a viewer expects (a chest radiograph as Digital X-Ray) rather than as a bare Secondary Capture.
+/// </summary>
+public sealed record GeneratedImageContent
+{
+    /// <summary>The modality of the training images, e.g. DX; DX makes Digital X-Ray the default IOD of synthetic images.</summary>
+    public string Modality { get; init; } = "";
+    /// <summary>Body Part Examined (0018,0015) Defined Term, e.g. CHEST.</summary>
+    public string BodyPart { get; init; } = "";
+    /// <summary>The anatomic region as a code (DX: CID 4009), e.g. 51185008 SCT "Chest".</summary>
+    public MedfusionDicom.Dicom.Derived.DicomCodedEntry? AnatomicRegion { get; init; }
+    /// <summary>View Position (0018,5101), e.g. AP or PA.</summary>
+    public string ViewPosition { get; init; } = "";
+    /// <summary>Patient Orientation of the rows and columns as the training images are shown, e.g. ["L", "F"].</summary>
+    public string[] PatientOrientation { get; init; } = [];
+    /// <summary>Nominal pixel spacing of the training images in mm (the originals were resized: no detector measured it).</summary>
+    public double PixelSpacingMm { get; init; } = 1.0;
 }

@@ -18,8 +18,8 @@ public static class SamplerNames
     {
         "ddim" => SamplerKind.Ddim,
         "ddpm" => SamplerKind.Ddpm,
-        "dpm-solver" or "dpm-solver++" => SamplerKind.DpmSolver,
-        _ => throw new ArgumentException($"unknown sampler '{name}' (ddim, ddpm, dpm-solver)"),
+        "dpm-solver" or "dpm-solver++" or "dpm++" => SamplerKind.DpmSolver,
+        _ => throw new ArgumentException($"unknown sampler '{name}' (ddim, ddpm, dpm-solver or dpm++)"),
     };
 }
 
