@@ -12,6 +12,7 @@ var root = new RootCommand("medfusion: a DICOM gateway for generative medical im
 {
     DicomCommands.Create(),
     DeidentifyCommand.Create(),
+    CohortCommand.Create(),
     ModelCommands.CreateTrain(),
     WorkerCommands.Create(),
 };

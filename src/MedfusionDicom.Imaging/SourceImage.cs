@@ -54,6 +54,13 @@ public sealed class SourceImage
     public float[] ModalityValues(int frame) => ReadFrame(frame).ModalityValues();
 
     public int[] StoredValues(int frame) => ReadFrame(frame).StoredValues();
+
+    /// <summary>A frame in a model's space under its intensity convention (Modality LUT, MONOCHROME1 inverted), at its own size.</summary>
+    public Image2D ModelImage(int frame, IntensityNormalization intensity)
+    {
+        var values = ModalityValues(frame);
+        return intensity.WindowFor(values, IsMonochrome1, Encoding.Range).ToModel(values, Width, Height);
+    }
 }
 
 /// <summary>A decoded frame of a <see cref="SourceImage"/>: native little-endian samples and their description.</summary>

@@ -58,7 +58,8 @@ internal static class CliAction
     internal static bool IsBadInput(Exception ex) =>
         ex is DicomException or ArgumentException or FormatException or IOException or UnauthorizedAccessException
             or InvalidDataException or JsonException or NpyFormatException or MedfusionDicom.Imaging.ImagingException
-            or Microsoft.Extensions.Options.OptionsValidationException or MedfusionDicom.Gateway.GatewayConfigurationException;
+            or Microsoft.Extensions.Options.OptionsValidationException or MedfusionDicom.Gateway.GatewayConfigurationException
+            or MedfusionDicom.Gateway.Cohorts.CohortException;
 
     private static string DefaultLogDirectory() =>
         Environment.GetEnvironmentVariable(LogDirectoryVariable) is { Length: > 0 } dir ? dir : Path.Combine(Path.GetTempPath(), "medfusion");

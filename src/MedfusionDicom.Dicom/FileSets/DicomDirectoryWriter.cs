@@ -21,14 +21,24 @@ public static class DicomDirectoryWriter
 
     /// <summary>Writes ROOT/DICOMDIR for every DICOM file under <paramref name="root"/>; returns the number of files it references.</summary>
     /// <exception cref="DicomException">A file's path is not a File ID, a file is not DICOM, or an attribute a record needs is missing.</exception>
-    public static async Task<int> WriteAsync(string root, string fileSetId = "", CancellationToken ct = default)
+    public static Task<int> WriteAsync(string root, string fileSetId = "", CancellationToken ct = default) =>
+        WriteAsync(root, Directory.GetFiles(root, "*", SearchOption.AllDirectories), fileSetId, ct);
+
+    /// <summary>
+    /// Writes ROOT/DICOMDIR for <paramref name="files"/>, which lie under <paramref name="root"/> beside files that are not
+    /// part of the File-set (a cohort's report and manifest); returns the number of files it references.
+    /// </summary>
+    /// <exception cref="DicomException">A file's path is not a File ID, a file is not DICOM, or an attribute a record needs is missing.</exception>
+    public static async Task<int> WriteAsync(string root, IEnumerable<string> files, string fileSetId, CancellationToken ct = default)
     {
         if (fileSetId.Length > 16 || fileSetId.Any(c => !(c is >= 'A' and <= 'Z' or >= '0' and <= '9' or '_' or ' ')))
             throw new DicomException($"File-set ID '{fileSetId}' must be at most 16 of A-Z, 0-9, _ and space");
         var entries = new List<(string[] FileId, DicomDataset Header, DicomTransferSyntax Syntax)>();
-        foreach (var path in Directory.GetFiles(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        foreach (var path in files.Select(f => Path.GetFullPath(f, root)).Order(StringComparer.Ordinal))
         {
             var relative = Path.GetRelativePath(root, path);
+            if (relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative))
+                throw new DicomException($"'{path}' is not under the File-set's root {root}");
             if (relative == "DICOMDIR") continue;
             var components = relative.Split(Path.DirectorySeparatorChar);
             if (components.Length > MaxFileIdComponents || !components.All(IsFileIdComponent))

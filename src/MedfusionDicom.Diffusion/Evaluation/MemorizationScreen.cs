@@ -48,12 +48,13 @@ public sealed class MemorizationScreen
             for (var p = 0; p < t.Length; p++) d += (t[p] - thumb[p]) * (t[p] - thumb[p]);
             scored[i] = (d, i);
         }
+        var candidates = scored.OrderBy(x => x.Distance).ThenBy(x => x.Index).Take(Candidates).Select(x => x.Index).ToArray();
+        var reference = new SsimReference(sample);
+        var ssims = new double[candidates.Length];
+        Parallel.For(0, candidates.Length, k => ssims[k] = reference.Ssim(new Image2D(sample.Width, sample.Height, _training.Read(candidates[k]))));
         var best = new NearestTrainingImage(-1, double.NegativeInfinity);
-        foreach (var (_, index) in scored.OrderBy(x => x.Distance).ThenBy(x => x.Index).Take(Candidates))
-        {
-            var ssim = ImageMetrics.Ssim(sample, new Image2D(sample.Width, sample.Height, _training.Read(index)));
-            if (ssim > best.Ssim) best = new NearestTrainingImage(index, ssim);
-        }
+        for (var k = 0; k < candidates.Length; k++)
+            if (ssims[k] > best.Ssim) best = new NearestTrainingImage(candidates[k], ssims[k]);
         return best;
     }
 }

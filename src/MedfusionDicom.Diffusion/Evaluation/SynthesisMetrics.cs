@@ -45,9 +45,10 @@ public static class SynthesisMetrics
     {
         int best = -1;
         double bestSsim = double.NegativeInfinity;
+        var reference = new SsimReference(sample);
         for (int i = 0; i < training.Count; i++)
         {
-            double s = ImageMetrics.Ssim(sample, training[i]);
+            double s = reference.Ssim(training[i]);
             if (s > bestSsim) { bestSsim = s; best = i; }
         }
         return (best, bestSsim);

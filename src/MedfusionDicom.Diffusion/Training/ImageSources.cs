@@ -13,6 +13,9 @@ public interface IImageSource : IDisposable
     IReadOnlyList<string> Labels { get; }
     float[] Read(int i);
     int Label(int i);
+
+    /// <summary>Where image <paramref name="i"/> comes from, for a person to find it (a file, a row).</summary>
+    string Describe(int i) => $"image {i}";
 }
 
 /// <summary>One split of the .npy chest radiograph set (cxr64.npy / cxr128.npy with labels.csv), under a model's intensity convention.</summary>
@@ -36,6 +39,7 @@ public sealed class NpyImageSource : IImageSource
     public IReadOnlyList<string> Labels { get; }
     public float[] Read(int i) => _data.ReadImage(_records[i].Index, _intensity).Data;
     public int Label(int i) => IndexOf(Labels, _records[i].Label);
+    public string Describe(int i) => $"row {_records[i].Index} of labels.csv ({_records[i].SourceFile})";
     public void Dispose() => _data.Dispose();
 
     internal static int IndexOf(IReadOnlyList<string> labels, string label)
@@ -97,9 +101,7 @@ public sealed class DicomFolderImageSource : IImageSource
         var first = i - frame;
         for (var f = 0; f < source.FrameCount; f++)
         {
-            var values = source.ModalityValues(f);
-            var image = _intensity.WindowFor(values, source.IsMonochrome1, source.Encoding.Range).ToModel(values, source.Width, source.Height);
-            _cache[first + f] = ImageResize.Bilinear(image, Size, Size).Data;
+            _cache[first + f] = ImageResize.Bilinear(source.ModelImage(f, _intensity), Size, Size).Data;
         }
         return _cache[i];
     }

@@ -279,6 +279,10 @@ public static class ProgressBar
     public static void WriteSampling(TextWriter w, string what, long step, long total, double secondsPerStep) =>
         Line(w, step, total, string.Create(CultureInfo.InvariantCulture, $"{what} {secondsPerStep:F2} s/step"));
 
+    /// <summary>Images made of all, and images/s.</summary>
+    public static void WriteImages(TextWriter w, long done, long total, double imagesPerSecond, string tail = "") =>
+        Line(w, done, total, string.Create(CultureInfo.InvariantCulture, $"images {imagesPerSecond:F2} img/s{tail}"));
+
     private static void Line(TextWriter w, long step, long total, string tail)
     {
         const int width = 24;
