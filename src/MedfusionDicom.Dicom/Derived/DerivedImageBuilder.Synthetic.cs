@@ -5,9 +5,10 @@ public sealed partial class DerivedImageBuilder
 {
     /// <summary>
     /// A synthetic image of <paramref name="subject"/>, in the IOD it asks for. Every image a builder makes for one
-    /// study lands in the builder's one series of that study.
+    /// study lands in the builder's one series of that study. <paramref name="instanceKey"/> tells apart images that could
+    /// take the same instance number (a sample and the one generated in its place): it goes into the name-based UID.
     /// </summary>
-    public DerivedImage BuildSynthetic(SyntheticSubject subject, DerivedPixelData pixels, int instanceNumber)
+    public DerivedImage BuildSynthetic(SyntheticSubject subject, DerivedPixelData pixels, int instanceNumber, string? instanceKey = null)
     {
         CheckPixels(pixels);
         CheckLength(subject.PatientId, 64, "PatientId");
@@ -21,7 +22,8 @@ public sealed partial class DerivedImageBuilder
         var digitalXRay = subject.Iod == SyntheticIod.DigitalXRay;
         if (digitalXRay) CheckDigitalXRay(subject, pixels);
         var sopClass = digitalXRay ? DXPresentation : SecondaryCaptureClass(pixels);
-        SetIdentity(ds, sopClass, series, NewUid("instance", series.UID, Invariant(instanceNumber)), instanceNumber);
+        var instance = instanceKey is null ? NewUid("instance", series.UID, Invariant(instanceNumber)) : NewUid("instance", series.UID, Invariant(instanceNumber), instanceKey);
+        SetIdentity(ds, sopClass, series, instance, instanceNumber);
         ds.AddOrUpdate(DicomTag.ImageType, "DERIVED", "SECONDARY");
 
         // Patient module: nobody's.

@@ -88,7 +88,9 @@ public static class DicomDirectoryWriter
             .AddOrUpdate(DicomTag.FileSetConsistencyFlag, (ushort)0);
         var meta = new DicomDataset()
             .AddOrUpdate(DicomTag.MediaStorageSOPClassUID, MediaStorageDirectoryStorage)
-            .AddOrUpdate(DicomTag.MediaStorageSOPInstanceUID, DicomUID.Generate().UID);
+            // Name-based on what it indexes: the same File-set gets the same DICOMDIR, byte for byte.
+            .AddOrUpdate(DicomTag.MediaStorageSOPInstanceUID, DicomUID.FromName(["DICOMDIR", fileSetId,
+                .. entries.Select(e => string.Join('\\', e.FileId) + "=" + e.Header.GetStringOrDefault(DicomTag.SOPInstanceUID))]).UID);
         var syntaxOut = DicomTransferSyntax.ExplicitVRLittleEndian;
 
         // Where each record starts: the file's bytes up to the sequence, its 12-byte header, then each item's

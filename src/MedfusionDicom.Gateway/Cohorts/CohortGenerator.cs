@@ -60,7 +60,7 @@ public static class CohortGenerator
             iod == SyntheticIod.DigitalXRay ? DicomUID.DigitalXRayImageStorageForPresentation.UID : DicomUID.SecondaryCaptureImageStorage.UID,
             request.FirstStudyDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), request.LastStudyDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
             notScreened is null ? request.MaxSimilarity : null, request.MaxAttempts, "");
-        var fingerprint = Fingerprint(settings, trainingPath);
+        var fingerprint = Fingerprint(settings);
         settings = settings with { Fingerprint = fingerprint };
         var plan = CohortPlan.Create(request, card.Labels, fingerprint);
 
@@ -151,7 +151,7 @@ public static class CohortGenerator
         {
             source = new NpyImageSource(path, card.IntensityConvention, "train");
         }
-        catch (Exception e) when (e is IOException or FormatException or InvalidDataException)
+        catch (Exception e) when (e is IOException or FormatException or InvalidDataException or MedfusionDicom.Diffusion.Data.NpyFormatException)
         {
             throw new CohortException($"--training-data {path}: {e.Message}", e);
         }
@@ -179,10 +179,14 @@ public static class CohortGenerator
         return full;
     }
 
-    private static string Fingerprint(CohortSettings settings, string? trainingPath)
+    /// <summary>
+    /// What decides the images: the weights and the generation settings. The screen's settings are not part of it: they
+    /// only choose which attempts are kept, and each attempt's instance UID names its own seed.
+    /// </summary>
+    private static string Fingerprint(CohortSettings settings)
     {
         // The directory is where the model lies, not what it is: the weights' hash says that.
-        var text = JsonSerializer.Serialize(settings with { ModelDirectory = "" }, CohortReport.Json) + "\n" + (trainingPath is null ? "" : Path.GetFileName(trainingPath));
+        var text = JsonSerializer.Serialize(settings with { ModelDirectory = "", MaxSimilarity = null, MaxAttempts = 0 }, CohortReport.Json);
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..32].ToLowerInvariant();
     }
 

@@ -21,6 +21,8 @@ public static class ContactSheet
         var width = columns * w + (columns + 1) * Gap;
         var height = rows.Count * h + (rows.Count + 1) * Gap;
         var pixels = new byte[width * height];
+        // White gaps: they part dark image edges.
+        Array.Fill(pixels, (byte)255);
         for (var r = 0; r < rows.Count; r++)
             for (var c = 0; c < rows[r].Images.Count && c < columns; c++)
             {

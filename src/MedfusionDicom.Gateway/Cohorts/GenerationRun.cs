@@ -58,7 +58,8 @@ internal sealed class GenerationRun(CohortRequest request, ModelCard card, Cohor
             var seed = plan.ImageSeed(patient, image, attempt);
             Sampling.Start();
             var sample = Sample(patient.LabelIndex, seed, ct);
-            var instance = builder.BuildSynthetic(subject, DicomImageProcessor.Synthetic(sample, card.IntensityConvention), image);
+            var instance = builder.BuildSynthetic(subject, DicomImageProcessor.Synthetic(sample, card.IntensityConvention), image,
+                seed.ToString(CultureInfo.InvariantCulture));
             Sampling.Stop();
 
             NearestTrainingImage? nearest = null;
