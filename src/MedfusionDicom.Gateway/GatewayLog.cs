@@ -46,4 +46,16 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 1413, Level = LogLevel.Warning, Message = "Indexed {Count} instance(s) again that the store journal held at start (their index rows were lost, as in a power cut)")]
     public static partial void ReindexedFromJournal(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 1414, Level = LogLevel.Information, Message = "Worker {Worker}: started its process {ProcessId} serving at {Address}")]
+    public static partial void WorkerProcessStarted(ILogger logger, string worker, int processId, string address);
+
+    [LoggerMessage(EventId = 1415, Level = LogLevel.Warning, Message = "Worker {Worker}: its process {ProcessId} exited with {ExitCode}; it is started again")]
+    public static partial void WorkerProcessExited(ILogger logger, string worker, int processId, int exitCode);
+
+    [LoggerMessage(EventId = 1416, Level = LogLevel.Error, Message = "Worker {Worker}: its process could not be started again")]
+    public static partial void WorkerProcessFailed(ILogger logger, string worker, Exception exception);
+
+    [LoggerMessage(EventId = 1417, Message = "Worker {Worker}: {Line}")]
+    public static partial void WorkerProcessOutput(ILogger logger, LogLevel level, string worker, string line);
 }

@@ -159,25 +159,33 @@ public sealed class WorkerEndpointOptions
 {
     public string Name { get; set; } = "";
 
-    /// <summary>"embedded" (in this process, on the bundled models) or an http(s):// URL of a `medfusion worker`.</summary>
+    /// <summary>
+    /// "child" (a `medfusion worker` process that the gateway starts on a loopback port and restarts; the shipped
+    /// default), "embedded" (in this process), both on ModelsDirectory, or an http(s):// URL of a `medfusion worker`.
+    /// </summary>
     public string Address { get; set; } = "";
 
     /// <summary>Calls the gateway keeps open to this worker at once.</summary>
     public int MaxConcurrency { get; set; } = 2;
 
     /// <summary>
-    /// Embedded worker only: the Linux nice value (0 to 19) of its sampling threads. The default, 19, lets ingest take
+    /// Own worker only (embedded or child): the Linux nice value (0 to 19) of its sampling threads. The default, 19, lets ingest take
     /// the CPU whenever it needs it (bench/RESULTS.md, "Gateway: ingest while the embedded worker is busy").
     /// </summary>
     public int Niceness { get; set; } = 19;
 
     /// <summary>
-    /// Embedded worker only: the working memory one forward pass may take (Worker:Tiling:MemoryBudgetMegabytes); a
+    /// Own worker only (embedded or child): the working memory one forward pass may take (Worker:Tiling:MemoryBudgetMegabytes); a
     /// larger image is tiled. Small by default, since the gateway shares its process with ingest and exports.
     /// </summary>
     public long MemoryBudgetMegabytes { get; set; } = 256;
 
     public bool IsEmbedded => string.Equals(Address, "embedded", StringComparison.OrdinalIgnoreCase);
+
+    public bool IsChild => string.Equals(Address, "child", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The gateway runs this worker's models itself (in its process or in a child of it).</summary>
+    public bool IsOwn => IsEmbedded || IsChild;
 }
 
 public enum DestinationType { Dimse, DicomWeb }

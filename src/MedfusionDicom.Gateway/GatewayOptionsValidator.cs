@@ -122,14 +122,14 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
 
     private static void ValidateWorkers(List<WorkerEndpointOptions> workers, Action<string, string> fail)
     {
-        if (workers.Count == 0) fail("Workers", "lists no worker; add {\"Name\": \"embedded\", \"Address\": \"embedded\"} to run the bundled models in the gateway");
+        if (workers.Count == 0) fail("Workers", "lists no worker; add {\"Name\": \"worker\", \"Address\": \"child\"} to run the bundled models in a worker process of the gateway");
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < workers.Count; i++)
         {
             var w = workers[i];
             if (string.IsNullOrWhiteSpace(w.Name) || !names.Add(w.Name)) fail($"Workers:{i}:Name", $"'{w.Name}' is empty or used twice");
-            if (!w.IsEmbedded && !(Uri.TryCreate(w.Address, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)))
-                fail($"Workers:{i}:Address", $"'{w.Address}' is neither 'embedded' nor an http(s):// URL");
+            if (!w.IsOwn && !(Uri.TryCreate(w.Address, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)))
+                fail($"Workers:{i}:Address", $"'{w.Address}' is neither 'child', 'embedded' nor an http(s):// URL");
             if (w.MaxConcurrency < 1) fail($"Workers:{i}:MaxConcurrency", "must be at least 1");
             if (w.Niceness is < 0 or > 19) fail($"Workers:{i}:Niceness", $"{w.Niceness} is not a nice value (0 to 19)");
             if (w.MemoryBudgetMegabytes < 16) fail($"Workers:{i}:MemoryBudgetMegabytes", $"{w.MemoryBudgetMegabytes} MB is too small a working memory (16 or more)");

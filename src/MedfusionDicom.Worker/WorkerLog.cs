@@ -27,4 +27,7 @@ internal static partial class WorkerLog
 
     [LoggerMessage(8, LogLevel.Error, "Request {RequestId} on {Model} failed with an internal error; answered INTERNAL")]
     public static partial void RequestFailed(ILogger logger, string requestId, string model, Exception exception);
+
+    [LoggerMessage(9, LogLevel.Warning, "Parent process {ParentProcessId} is gone; the worker stops")]
+    public static partial void ParentGone(ILogger logger, int parentProcessId);
 }

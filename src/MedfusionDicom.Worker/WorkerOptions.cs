@@ -32,4 +32,9 @@ public sealed class WorkerOptions
     /// MaxBatchSize): images of any size are accepted.
     /// </summary>
     public Imaging.TilingOptions Tiling { get; set; } = new();
+    /// <summary>
+    /// The process that started this worker as its child (the gateway, MEDFUSION_Worker__ParentProcessId): the worker
+    /// stops when that process is gone, even after a SIGKILL that ran none of its shutdown code. 0: no parent watched.
+    /// </summary>
+    public int ParentProcessId { get; set; }
 }

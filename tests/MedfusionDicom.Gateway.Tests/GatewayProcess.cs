@@ -19,6 +19,9 @@ public sealed class GatewayProcess : IAsyncDisposable
         _output = Task.WhenAll(stdout, stderr).ContinueWith(t => t.Result[0] + t.Result[1], TaskScheduler.Default);
     }
 
+    /// <summary>The gateway's process id.</summary>
+    public int Id => _process.Id;
+
     public static string Cli { get; } = Path.Combine(GatewayRun.RepoRoot, "src", "MedfusionDicom.Cli", "bin", "Release", "net10.0", "medfusion.dll");
 
     /// <summary>Writes the options as the "Gateway" section of a settings file.</summary>

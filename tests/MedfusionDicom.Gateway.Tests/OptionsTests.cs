@@ -20,7 +20,7 @@ public sealed class OptionsTests
         Assert.Equal("MEDFUSION", shipped.Dimse.AeTitle);
         Assert.Equal(11112, shipped.Dimse.Port);
         Assert.Equal(10, shipped.Assembly.StableSeconds);
-        Assert.Equal("embedded", Assert.Single(shipped.Workers).Address);
+        Assert.Equal("child", Assert.Single(shipped.Workers).Address);
         var route = Assert.Single(shipped.Routes);
         Assert.Equal(["CR", "DX"], route.Match["Modality"]);
         Assert.Equal("cdiff-cxr-denoise", route.Pipeline.Model);
@@ -37,7 +37,7 @@ public sealed class OptionsTests
         { "bad mask box", o => o.Routes[0].Pipeline.MaskBoxes = [[0, 0, 0, 10]], "Gateway:Routes:0:Pipeline:MaskBoxes:0" },
         { "long AE title", o => o.Dimse.AeTitle = "A_TITLE_LONGER_THAN_16", "Gateway:Dimse:AeTitle" },
         { "no worker", o => o.Workers.Clear(), "Gateway:Workers: lists no worker" },
-        { "bad worker address", o => o.Workers[0].Address = "tcp://x", "Gateway:Workers:0:Address: 'tcp://x' is neither 'embedded' nor an http(s):// URL" },
+        { "bad worker address", o => o.Workers[0].Address = "tcp://x", "Gateway:Workers:0:Address: 'tcp://x' is neither 'child', 'embedded' nor an http(s):// URL" },
         { "bad destination port", o => o.Destinations[0].Port = 0, "Gateway:Destinations:0:Port" },
         { "destination TLS", o => o.Destinations[0].Tls = new TlsOptions { TrustedCertificatesPath = "/etc/ssl/no-such-pacs.pem" }, "Gateway:Destinations:0:Tls:TrustedCertificatesPath: '/etc/ssl/no-such-pacs.pem' does not exist" },
         { "retry range", o => o.Jobs.MaxRetrySeconds = 0.1, "Gateway:Jobs:MaxRetrySeconds" },
@@ -105,7 +105,7 @@ public sealed class OptionsTests
             Assert.Equal(["MR"], route.Match["Modality"]); // not [MR, DX], as an item-by-item merge would make it
             Assert.Equal("SITEGW", options.Dimse.AeTitle);
             Assert.Equal(11999, options.Dimse.Port);
-            Assert.Equal("embedded", Assert.Single(options.Workers).Address); // lists the file does not give stay shipped
+            Assert.Equal("child", Assert.Single(options.Workers).Address); // lists the file does not give stay shipped
         }
         finally
         {

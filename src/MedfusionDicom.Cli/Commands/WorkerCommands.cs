@@ -48,6 +48,7 @@ internal static class WorkerCommands
             });
             builder.Services.AddSingleton<IModelLoader>(sp => new DiffusionModelLoader(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.Tiling, sp.GetRequiredService<IOptions<WorkerOptions>>().Value.Device));
             builder.Services.AddHostedService<WorkerHost>();
+            builder.Services.AddHostedService<ParentProcessWatch>();
             using var host = builder.Build();
             await host.RunAsync(ct);
             return CliAction.Ok;

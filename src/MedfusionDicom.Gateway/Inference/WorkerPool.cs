@@ -35,6 +35,7 @@ public sealed class WorkerPool : IAsyncDisposable
     private static readonly TimeSpan CallDeadline = TimeSpan.FromMinutes(10);
     private readonly List<WorkerEndpoint> _endpoints = [];
     private readonly List<WorkerHost> _embedded = [];
+    private readonly List<WorkerProcess> _children = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _freed = new(0);
     private readonly ILoggerFactory _loggerFactory;
@@ -52,7 +53,10 @@ public sealed class WorkerPool : IAsyncDisposable
     public IReadOnlyList<(string Name, Uri Address, IReadOnlyCollection<string> Models)> Describe() =>
         _endpoints.Select(e => (e.Name, e.Address, (IReadOnlyCollection<string>)e.Models.Keys.ToList())).ToList();
 
-    /// <summary>Connects to every worker (starting the embedded one) and waits until each serves, up to <paramref name="readyTimeout"/>.</summary>
+    /// <summary>The process ids of the gateway's child workers now running (Address "child").</summary>
+    public IReadOnlyList<int> ChildProcessIds => _children.Select(c => c.ProcessId).Where(id => id > 0).ToList();
+
+    /// <summary>Connects to every worker (starting the embedded one or the child) and waits until each serves, up to <paramref name="readyTimeout"/>.</summary>
     public async Task StartAsync(IEnumerable<WorkerEndpointOptions> workers, string modelsDirectory, TimeSpan readyTimeout, CancellationToken ct)
     {
         foreach (var worker in workers)
@@ -74,6 +78,12 @@ public sealed class WorkerPool : IAsyncDisposable
                 _embedded.Add(host);
                 await host.StartAsync(ct).ConfigureAwait(false);
                 address = (await host.Addresses.WaitAsync(readyTimeout, ct).ConfigureAwait(false))[0];
+            }
+            else if (worker.IsChild)
+            {
+                var child = WorkerProcess.Start(worker, modelsDirectory, _logger);
+                _children.Add(child);
+                address = child.Address;
             }
             else
             {
@@ -189,6 +199,8 @@ public sealed class WorkerPool : IAsyncDisposable
             await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
             host.Dispose();
         }
+
+        foreach (var child in _children) await child.DisposeAsync().ConfigureAwait(false);
 
         _stopping.Dispose();
     }
