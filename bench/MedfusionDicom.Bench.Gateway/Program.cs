@@ -78,10 +78,14 @@ Console.WriteLine($"medians of {reps}; storescu over 1 association; load average
 
 var rssJobs = Arg("--rss-jobs", 6);
 var inferenceSeconds = 0.0;
+var childPeakMb = 0.0;
+var childHwmMb = 0.0;
 var (instances, peakMb, hwmMb, seconds) = await PeakRssAsync(studyMb);
 Console.WriteLine();
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"Peak RSS over a {instances * 8} MiB study ({instances} instances of 8 MiB, 8 storescu associations, {instances * 8 / seconds:0} MiB/s durable and indexed; then routed and denoised, 2 jobs at a time, until {rssJobs} derived instances were written, {inferenceSeconds:0} s): sampled {peakMb:0} MB, VmHWM {hwmMb:0} MB (target < 500 MB)"));
+    $"Peak RSS over a {instances * 8} MiB study ({instances} instances of 8 MiB, 8 storescu associations, {instances * 8 / seconds:0} MiB/s durable and indexed; then routed and denoised, 2 jobs at a time, until {rssJobs} derived instances were written, {inferenceSeconds:0} s): gateway sampled {peakMb:0} MB, VmHWM {hwmMb:0} MB (target < 500 MB)"));
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"Its child worker process (Workers Address \"child\"; 0 when the worker ran in the gateway's process): sampled {childPeakMb:0} MB, VmHWM {childHwmMb:0} MB"));
 return 0;
 
 int Arg(string name, int fallback)
@@ -117,12 +121,20 @@ async Task<(int Instances, double PeakMb, double HwmMb, double Seconds)> PeakRss
         _ = gateway.StandardError.BaseStream.CopyToAsync(Stream.Null);
         await WaitForPortAsync(port);
         double peak = 0;
+        var child = 0;
         using var stop = new CancellationTokenSource();
         var sampler = Task.Run(async () =>
         {
+            var found = Stopwatch.StartNew();
             while (!stop.IsCancellationRequested)
             {
                 peak = Math.Max(peak, StatusMb(gateway.Id, "VmRSS:"));
+                if (child == 0 || found.Elapsed > TimeSpan.FromSeconds(1))
+                {
+                    child = ChildOf(gateway.Id);
+                    found.Restart();
+                }
+                if (child != 0) childPeakMb = Math.Max(childPeakMb, StatusMb(child, "VmRSS:"));
                 await Task.Delay(20);
             }
         });
@@ -141,6 +153,7 @@ async Task<(int Instances, double PeakMb, double HwmMb, double Seconds)> PeakRss
         await stop.CancelAsync();
         await sampler;
         var hwm = StatusMb(gateway.Id, "VmHWM:");
+        if (child != 0) childHwmMb = StatusMb(child, "VmHWM:");
         var indexed = (await index.ListInstancesAsync()).Count(i => !i.Derived);
         if (indexed != files.Length) throw new InvalidOperationException($"the gateway indexed {indexed} of {files.Length} instances");
         inferenceSeconds = inference.Elapsed.TotalSeconds;
@@ -247,8 +260,28 @@ static string[] BigStudy(string folder, int count)
     }).ToArray();
 }
 
+/// <summary>The first live child process of <paramref name="parent"/>, or 0.</summary>
+static int ChildOf(int parent)
+{
+    foreach (var dir in Directory.GetDirectories("/proc"))
+    {
+        if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+        try
+        {
+            var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (fields[0] != "Z" && int.Parse(fields[1], CultureInfo.InvariantCulture) == parent) return pid;
+        }
+        catch (IOException)
+        {
+        }
+    }
+    return 0;
+}
+
 static double StatusMb(int pid, string field)
 {
+    if (!File.Exists($"/proc/{pid}/status")) return 0;
     foreach (var line in File.ReadLines($"/proc/{pid}/status"))
         if (line.StartsWith(field, StringComparison.Ordinal))
             return double.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024;
