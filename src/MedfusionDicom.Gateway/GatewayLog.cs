@@ -58,4 +58,13 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 1417, Message = "Worker {Worker}: {Line}")]
     public static partial void WorkerProcessOutput(ILogger logger, LogLevel level, string worker, string line);
+
+    [LoggerMessage(EventId = 1418, Level = LogLevel.Information, Message = "Cohort job {Id}: {Patients} patients from {Model}, started")]
+    public static partial void CohortStarted(ILogger logger, string id, string model, int patients);
+
+    [LoggerMessage(EventId = 1419, Level = LogLevel.Information, Message = "Cohort job {Id} done: {Images} images in {Studies} studies stored; destinations: {Destinations}")]
+    public static partial void CohortDone(ILogger logger, string id, int images, int studies, string destinations);
+
+    [LoggerMessage(EventId = 1430, Level = LogLevel.Warning, Message = "Cohort job {Id} failed: {Reason}")]
+    public static partial void CohortFailed(ILogger logger, string id, string reason, Exception exception);
 }

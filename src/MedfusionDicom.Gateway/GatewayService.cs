@@ -9,6 +9,8 @@ using MedfusionDicom.Gateway.Ingest;
 using MedfusionDicom.Gateway.Jobs;
 using MedfusionDicom.Gateway.Results;
 using MedfusionDicom.Gateway.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -31,6 +33,12 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
     private WorkerPool? _workers;
     private DicomServer? _dimse;
     private DicomWeb.DicomWebServer? _dicomWeb;
+    private Grpc.Hosting.GrpcServer? _api;
+    private Cohorts.CohortJobs? _cohorts;
+    private readonly PipelineSignals _signals = new();
+
+    /// <summary>The gRPC API's address, once started; null when it is off.</summary>
+    public Uri? GrpcUrl => _api?.Addresses[0];
 
     /// <summary>The DICOMweb service's root URL, once started; null when it is off.</summary>
     public Uri? DicomWebUrl => _dicomWeb?.Url;
@@ -61,6 +69,9 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
         await IndexJournaledAsync(_dimse.Journal, files, cancellationToken).ConfigureAwait(false);
         if (!string.IsNullOrEmpty(_options.DicomWeb.Url))
             _dicomWeb = await DicomWeb.DicomWebServer.StartAsync(_options, _index, files, loggerFactory, cancellationToken).ConfigureAwait(false);
+        _cohorts = new Cohorts.CohortJobs(_options, _index, files, _signals, loggerFactory.CreateLogger<Cohorts.CohortJobs>());
+        _cohorts.Load();
+        if (!string.IsNullOrEmpty(_options.Grpc.Url)) _api = await StartApiAsync(_cohorts, cancellationToken).ConfigureAwait(false);
         LogSettings(data);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -68,18 +79,19 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var files = new InstanceFiles(_options.DataDirectory);
-        var signals = new PipelineSignals();
+        var signals = _signals;
         var router = new StudyRouter(Index, _options, signals, loggerFactory.CreateLogger<StudyRouter>());
         var jobs = new JobRunner(Index, new DerivedInstanceWriter(_workers!, files), _options, signals, loggerFactory.CreateLogger<JobRunner>());
         var exports = new ExportRunner(Index, _options, signals, loggerFactory);
         var concurrency = Math.Max(1, _options.Workers.Sum(w => w.MaxConcurrency));
-        return Task.WhenAll(router.RunAsync(stoppingToken), jobs.RunAsync(concurrency, stoppingToken), exports.RunAsync(stoppingToken));
+        return Task.WhenAll(router.RunAsync(stoppingToken), jobs.RunAsync(concurrency, stoppingToken), exports.RunAsync(stoppingToken), _cohorts!.RunAsync(stoppingToken));
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_dimse is not null) await _dimse.StopAsync().ConfigureAwait(false);
         if (_dicomWeb is not null) await _dicomWeb.DisposeAsync().ConfigureAwait(false);
+        if (_api is not null) await _api.DisposeAsync().ConfigureAwait(false);
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         if (_workers is not null) await _workers.DisposeAsync().ConfigureAwait(false);
     }
@@ -108,6 +120,25 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
         }
 
         if (added > 0) GatewayLog.ReindexedFromJournal(_logger, added);
+    }
+
+    /// <summary>The gRPC API on Gateway:Grpc:Url (h2c; a host name other than an IP listens on every address).</summary>
+    private async Task<Grpc.Hosting.GrpcServer> StartApiAsync(Cohorts.CohortJobs cohorts, CancellationToken ct)
+    {
+        var url = new Uri(_options.Grpc.Url);
+        var address = IPAddress.TryParse(url.Host, out var ip) ? ip : url.IsLoopback ? IPAddress.Loopback : IPAddress.Any;
+        var server = new Grpc.Hosting.GrpcServerOptions();
+        server.Endpoints.Add(new Grpc.Hosting.GrpcEndpoint(new IPEndPoint(address, url.Port)));
+        var api = new Api.GatewayApiService(cohorts);
+        try
+        {
+            return await Grpc.Hosting.GrpcServer.StartAsync(server, services => services.AddSingleton(api),
+                endpoints => endpoints.MapGrpcService<Api.GatewayApiService>(), loggerFactory, ct).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            throw new GatewayConfigurationException($"{GatewayOptions.SectionName}:Grpc:Url: cannot listen at {_options.Grpc.Url}: {ex.Message}");
+        }
     }
 
     private void CheckRoutesAgainstModels()
@@ -148,7 +179,7 @@ public sealed class GatewayService(IOptions<GatewayOptions> options, ILoggerFact
     {
         GatewayLog.Setting(_logger, "DIMSE", $"{_options.Dimse.AeTitle}@{_dimse!.Port}{(_options.Dimse.Tls is null ? "" : " (TLS)")}");
         GatewayLog.Setting(_logger, "DICOMweb", _dicomWeb is null ? "off" : $"{_dicomWeb.Url} (STOW-RS, QIDO-RS, WADO-RS retrieve, metadata and frames)");
-        GatewayLog.Setting(_logger, "gRPC API", string.IsNullOrEmpty(_options.Grpc.Url) ? "off" : $"{_options.Grpc.Url} (not served by this build yet)");
+        GatewayLog.Setting(_logger, "gRPC API", _api is null ? "off" : $"{_api.Addresses[0]} (medfusion.v1.Gateway: synthetic cohorts)");
         GatewayLog.Setting(_logger, "database", Index.Database.Description);
         GatewayLog.Setting(_logger, "node", _options.NodeName);
         GatewayLog.Setting(_logger, "data directory", data);

@@ -56,6 +56,7 @@ public sealed class GatewayRun : IAsyncDisposable
         ModelsDirectory = LinkModels(dir),
         Dimse = new DimseOptions { AeTitle = "MEDFUSION", Port = 0 },
         DicomWeb = new DicomWebOptions { Url = "" }, // tests that need it pick a free port
+        Grpc = new HttpEndpointOptions { Url = "" }, // the same
         Assembly = new AssemblyOptions { StableSeconds = 1 },
         Workers = [new WorkerEndpointOptions { Name = "embedded", Address = "embedded", MaxConcurrency = 2 }],
         Destinations = [new DestinationOptions { Name = "scp", Host = "127.0.0.1", Port = destinationPort, AeTitle = DestinationAe }],

@@ -223,14 +223,31 @@ public sealed class GatewayIndex(IndexDatabase database)
             """, new { jobId, owner, uid = result.SopInstanceUid, nowMs }, tx).ConfigureAwait(false);
         if (mine == 0) return false;
         await UpsertInstanceAsync(connection, tx, result).ConfigureAwait(false);
-        await connection.ExecuteAsync("""
-            INSERT INTO exports (sop_instance_uid, destination, state, attempts, not_before, created_at, updated_at)
-            VALUES (@uid, @destination, 'queued', 0, @nowMs, @nowMs, @nowMs)
-            ON CONFLICT (sop_instance_uid, destination) DO NOTHING
-            """, destinations.Select(destination => new { uid = result.SopInstanceUid, destination, nowMs }), tx).ConfigureAwait(false);
+        await QueueExportsAsync(connection, tx, result.SopInstanceUid, destinations, nowMs).ConfigureAwait(false);
         await tx.CommitAsync(ct).ConfigureAwait(false);
         return true;
     }
+
+    /// <summary>
+    /// Indexes an instance the gateway made without a job (a synthetic cohort's) and queues it for each destination,
+    /// in one transaction: a cohort indexed again after a restart does not queue a second send.
+    /// </summary>
+    public async Task AddMadeInstanceAsync(InstanceRecord instance, IReadOnlyCollection<string> destinations, long nowMs, CancellationToken ct = default)
+    {
+        if (!instance.Derived) throw new ArgumentException("a made instance is derived: it is never routed", nameof(instance));
+        await using var connection = await OpenAsync(ct).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+        await UpsertInstanceAsync(connection, tx, instance).ConfigureAwait(false);
+        await QueueExportsAsync(connection, tx, instance.SopInstanceUid, destinations, nowMs).ConfigureAwait(false);
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+    }
+
+    private static Task QueueExportsAsync(DbConnection connection, DbTransaction tx, string sopInstanceUid, IReadOnlyCollection<string> destinations, long nowMs) =>
+        connection.ExecuteAsync("""
+            INSERT INTO exports (sop_instance_uid, destination, state, attempts, not_before, created_at, updated_at)
+            VALUES (@uid, @destination, 'queued', 0, @nowMs, @nowMs, @nowMs)
+            ON CONFLICT (sop_instance_uid, destination) DO NOTHING
+            """, destinations.Select(destination => new { uid = sopInstanceUid, destination, nowMs }), tx);
 
     /// <summary>Ends an attempt that failed: queued again at <paramref name="retryAtMs"/>, or dead when it was the last, or failed for good (bad input) when <paramref name="permanent"/>.</summary>
     public async Task FailJobAsync(long jobId, string owner, string error, bool permanent, int maxAttempts, long retryAtMs, long nowMs, CancellationToken ct = default)
