@@ -73,3 +73,35 @@ public sealed class CohortJobTests
         Assert.Equal("done", (await client.GetCohortAsync(new CohortJobRequest { Id = started.Id })).State);
     }
 }
+
+/// <summary>Cohort jobs outlive the gateway: job.json says where each stood, and a start queues the unfinished ones again.</summary>
+public sealed class CohortJobRestartTests
+{
+    [Fact]
+    public async Task A_job_that_was_queued_or_running_is_queued_again_at_start_and_a_done_one_stays_done()
+    {
+        using var dir = new TempDir();
+        var options = GatewayRun.TestOptions(dir, destinationPort: 1);
+        Directory.CreateSymbolicLink(Path.Combine(options.ModelsDirectory, "medfusion-cxr"), Path.Combine(GatewayRun.RepoRoot, "models", "medfusion-cxr"));
+        var index = Storage.GatewayIndex.ForDataDirectory(options.DataDirectory);
+        await index.MigrateAsync();
+        Cohorts.CohortJobs Jobs() => new(options, index, new Storage.InstanceFiles(options.DataDirectory), new PipelineSignals(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+
+        var spec = new Cohorts.CohortJobSpec { Model = "medfusion-cxr", Patients = 2, Mix = Cohorts.LabelShare.ParseMix("NORMAL=1") };
+        var first = Jobs();
+        var running = first.Start(spec);
+        var done = first.Start(spec);
+        // As a gateway killed mid-run leaves them: one running, one done.
+        foreach (var (job, state) in new[] { (running, "running"), (done, "done") })
+        {
+            var path = Path.Combine(options.DataDirectory, "cohorts", job.Id, "job.json");
+            File.WriteAllText(path, File.ReadAllText(path).Replace("\"state\": \"queued\"", $"\"state\": \"{state}\"", StringComparison.Ordinal));
+        }
+
+        var again = Jobs();
+        again.Load();
+        Assert.Equal(Cohorts.CohortJobState.Queued, again.Get(running.Id)!.State);
+        Assert.Equal(Cohorts.CohortJobState.Done, again.Get(done.Id)!.State);
+        Assert.Throws<Cohorts.CohortException>(() => again.Start(spec with { Model = "../models/medfusion-cxr" }));
+    }
+}
