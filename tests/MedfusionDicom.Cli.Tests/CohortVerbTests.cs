@@ -234,6 +234,26 @@ public sealed class CohortVerbTests : IDisposable
         }
     }
 
+    [ModelTrainingDataFact]
+    public async Task With_the_training_data_the_model_card_names_the_cohort_is_screened_against_the_real_train_split_and_scored_on_its_test_split()
+    {
+        var output = Path.Combine(_root, "real");
+        var run = CliRunner.Run("cohort", "--model", "medfusion-cxr", "--patients", "10", "--mix", "NORMAL=0.5,PNEUMONIA=0.5", "--out", output,
+            "--classifier-steps", "50", "--require-screening", "--device", "cpu");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json")));
+        var screen = json.RootElement.GetProperty("screen");
+        Assert.True(screen.GetProperty("screened").GetBoolean());
+        var card = ModelLoader.LoadCard(DiffusionCommands.ResolveModel("medfusion-cxr"));
+        using var train = new NpyImageSource(ModelTrainingDataFact.Path!, card.IntensityConvention, "train");
+        Assert.Equal(train.Count, screen.GetProperty("trainingImages").GetInt32());
+        // The demo model copies no training image: its nearest ones stay far below the default threshold.
+        Assert.InRange(screen.GetProperty("maxNearestSsim").GetDouble(), 0, 0.9);
+        var metrics = json.RootElement.GetProperty("metrics");
+        Assert.True(metrics.GetProperty("available").GetBoolean());
+        Assert.Equal(256, metrics.GetProperty("realTestImages").GetInt32());
+    }
+
     private const int ClassifierSteps = 20;
 
     private static CliRunner.Result Cohort(string output, string training, int patients = 20, int images = 2, params string[] more) =>
@@ -329,5 +349,16 @@ public sealed class CohortVerbTests : IDisposable
         var stderr = p.StandardError.ReadToEndAsync();
         p.WaitForExit(60_000);
         return (p.ExitCode, stdout.Result + stderr.Result);
+    }
+}
+
+/// <summary>A fact that skips, saying why, when the training data that medfusion-cxr's card names (../shared/data) is absent, as in a fresh clone.</summary>
+public sealed class ModelTrainingDataFact : FactAttribute
+{
+    public static string? Path { get; } = ModelLoader.LoadCard(DiffusionCommands.ResolveModel("medfusion-cxr")).TrainingDataPath(DiffusionCommands.ResolveModel("medfusion-cxr")) is { } p && File.Exists(p) ? p : null;
+
+    public ModelTrainingDataFact()
+    {
+        if (Path is null) Skip = "the training data medfusion-cxr's model card names (../shared/data/cxr-pneumonia/cxr128.npy) is absent; it is not part of a clone";
     }
 }
