@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using MedfusionDicom.Dicom.Derived;
 using MedfusionDicom.Diffusion.Training;
 using MedfusionDicom.Gateway.Cohorts;
 
@@ -54,24 +53,13 @@ internal static class CohortCommand
                 OutputDirectory = parse.GetValue(output)!,
                 Seed = parse.GetValue(seed),
                 Steps = parse.GetValue(steps),
-                Sampler = parse.GetValue(sampler) switch
-                {
-                    "ddim" => MedfusionDicom.Diffusion.Schedulers.SamplerKind.Ddim,
-                    "dpm++" or "dpm-solver" => MedfusionDicom.Diffusion.Schedulers.SamplerKind.DpmSolver,
-                    var other => throw new CohortException($"--sampler: '{other}' is not ddim or dpm++"),
-                },
+                Sampler = CohortRequest.ParseSampler(parse.GetValue(sampler)!),
                 Guidance = parse.GetValue(guidance),
                 TrainingData = parse.GetValue(trainingData),
                 MaxSimilarity = parse.GetValue(maxSimilarity),
                 MaxAttempts = parse.GetValue(maxAttempts),
                 RequireScreening = parse.GetValue(requireScreening),
-                Iod = parse.GetValue(iod) switch
-                {
-                    null => null,
-                    "dx" => SyntheticIod.DigitalXRay,
-                    "sc" => SyntheticIod.SecondaryCapture,
-                    var other => throw new CohortException($"--iod: '{other}' is not dx or sc"),
-                },
+                Iod = CohortRequest.ParseIod(parse.GetValue(iod)),
                 ClassifierSteps = parse.GetValue(classifierSteps),
                 FirstStudyDate = first,
                 LastStudyDate = last,

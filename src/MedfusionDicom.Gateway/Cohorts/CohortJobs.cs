@@ -3,7 +3,6 @@ using System.Text.Json;
 using MedfusionDicom.Dicom;
 using MedfusionDicom.Dicom.Derived;
 using MedfusionDicom.Dicom.IO;
-using MedfusionDicom.Diffusion.Schedulers;
 using MedfusionDicom.Gateway.Ingest;
 using MedfusionDicom.Gateway.Storage;
 using Microsoft.Extensions.Logging;
@@ -210,22 +209,11 @@ public sealed class CohortJobs(GatewayOptions options, GatewayIndex index, Insta
             OutputDirectory = output,
             Seed = spec.Seed,
             Steps = spec.Steps,
-            Sampler = spec.Sampler switch
-            {
-                "ddim" => SamplerKind.Ddim,
-                "dpm++" or "dpm-solver" or "" => SamplerKind.DpmSolver,
-                var other => throw new CohortException($"sampler: '{other}' is not ddim or dpm++"),
-            },
+            Sampler = CohortRequest.ParseSampler(spec.Sampler),
             MaxSimilarity = spec.MaxSimilarity,
             RequireScreening = spec.RequireScreening,
             TrainingData = spec.TrainingData.Length == 0 ? null : spec.TrainingData,
-            Iod = spec.Iod switch
-            {
-                "" => null,
-                "dx" => SyntheticIod.DigitalXRay,
-                "sc" => SyntheticIod.SecondaryCapture,
-                var other => throw new CohortException($"iod: '{other}' is not dx or sc"),
-            },
+            Iod = CohortRequest.ParseIod(spec.Iod),
         };
     }
 

@@ -59,6 +59,23 @@ public sealed record CohortRequest
     /// <summary>At most this many images (evenly spread) are scored and shown in the contact sheet's rows.</summary>
     public int MetricsSampleLimit { get; init; } = 1024;
 
+    /// <summary>The sampler by its name in the verb and the API: ddim, or dpm++ (DPM-Solver++ 2M, also "dpm-solver"; the default when empty).</summary>
+    public static SamplerKind ParseSampler(string name) => name switch
+    {
+        "ddim" => SamplerKind.Ddim,
+        "dpm++" or "dpm-solver" or "" => SamplerKind.DpmSolver,
+        _ => throw new CohortException($"--sampler: '{name}' is not ddim or dpm++"),
+    };
+
+    /// <summary>The IOD by its name in the verb and the API: dx, sc, or empty (the model card decides).</summary>
+    public static SyntheticIod? ParseIod(string? name) => name switch
+    {
+        null or "" => null,
+        "dx" => SyntheticIod.DigitalXRay,
+        "sc" => SyntheticIod.SecondaryCapture,
+        _ => throw new CohortException($"--iod: '{name}' is not dx or sc"),
+    };
+
     /// <summary>Rejects settings that cannot make a cohort, naming the option.</summary>
     public void Validate(IReadOnlyList<string> modelLabels)
     {
