@@ -214,8 +214,12 @@ public sealed class CohortVerbTests : IDisposable
         Assert.False(json.RootElement.GetProperty("screen").GetProperty("screened").GetBoolean());
         Assert.False(json.RootElement.GetProperty("metrics").GetProperty("available").GetBoolean());
         Assert.Contains("Not screened", await File.ReadAllTextAsync(Path.Combine(unscreened, "report.html")), StringComparison.Ordinal);
-        var ds = (await DicomFile.OpenAsync(Path.Combine(unscreened, Manifest(unscreened)[0]["file"]))).Dataset;
+        var scPath = Path.Combine(unscreened, Manifest(unscreened)[0]["file"]);
+        var ds = (await DicomFile.OpenAsync(scPath)).Dataset;
         Assert.Equal(DicomUID.SecondaryCaptureImageStorage.UID, ds.GetString(DicomTag.SOPClassUID));
+        Assert.Equal("YES", ds.GetString(DicomTag.SyntheticData));
+        var scReport = Dciodvfy.Run(scPath);
+        Assert.True(scReport.Errors.All(DciodvfyReport.IsToolGap), string.Join("\n", scReport.Errors));
         Assert.True(Dciodvfy.Run(Path.Combine(unscreened, "DICOMDIR")).Errors.Count == 0);
 
         // Bad settings are refused with the option's name.
