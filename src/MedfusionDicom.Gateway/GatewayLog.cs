@@ -67,4 +67,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 1430, Level = LogLevel.Warning, Message = "Cohort job {Id} failed: {Reason}")]
     public static partial void CohortFailed(ILogger logger, string id, string reason, Exception exception);
+
+    [LoggerMessage(EventId = 1431, Level = LogLevel.Information, Message = "Cohort job {Id}: `medfusion cohort` exited with {ExitCode}: {Summary}")]
+    public static partial void CohortProcessEnded(ILogger logger, string id, int exitCode, string summary);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Grpc.Core;
 using MedfusionDicom.Dimse.Tests;
 
 namespace MedfusionDicom.Gateway.Tests;
@@ -45,8 +46,58 @@ public sealed class ChildWorkerTests
         await Tools.WaitForAsync(() => Task.FromResult(!File.Exists($"/proc/{second}/stat") || IsZombie(second)), TimeSpan.FromSeconds(15), "the orphaned worker to stop");
     }
 
+    [Fact]
+    public async Task A_cohort_job_of_a_medfusion_gateway_runs_in_a_child_process_at_nice_19_and_its_instances_reach_the_destination()
+    {
+        using var dir = new TempDir();
+        var destinationPort = Tools.FreePort();
+        var dimsePort = Tools.FreePort();
+        var apiPort = Tools.FreePort();
+        var options = GatewayRun.TestOptions(dir, destinationPort);
+        options.Dimse.Port = dimsePort;
+        options.Grpc.Url = $"http://127.0.0.1:{apiPort}";
+        Directory.CreateSymbolicLink(Path.Combine(options.ModelsDirectory, "medfusion-cxr"), Path.Combine(GatewayRun.RepoRoot, "models", "medfusion-cxr"));
+        var settings = GatewayProcess.WriteSettings(options, Path.Combine(dir.Path, "site.json"));
+        var received = dir.Sub("received");
+        await using var destination = new PeerProcess("storescp", ["-aet", GatewayRun.DestinationAe, "-od", received, "-uf", GatewayProcess.Port(destinationPort)]);
+        await Tools.WaitForAsync(() => Tools.PortOpenAsync(destinationPort), TimeSpan.FromSeconds(10), "storescp");
+        await using var gateway = await GatewayProcess.StartAsync(settings, dimsePort);
+        // The API starts after the DIMSE port, once the index and the workers are up.
+        await Tools.WaitForAsync(() => Tools.PortOpenAsync(apiPort), TimeSpan.FromSeconds(30), "the gateway's gRPC API");
+        using var channel = MedfusionDicom.Grpc.Client.GrpcClientChannel.ForAddress(options.Grpc.Url);
+        var client = new Medfusion.V1.Gateway.GatewayClient(channel.Channel);
+
+        var job = await client.StartCohortAsync(new Medfusion.V1.StartCohortRequest
+        {
+            Model = "medfusion-cxr",
+            Patients = 6,
+            ImagesPerPatient = 2,
+            Mix = { new Medfusion.V1.LabelShare { Label = "PNEUMONIA", Fraction = 1 } },
+            Destinations = { "scp" },
+        });
+        var niceness = new List<int>();
+        var sawProgress = false;
+        using var watch = client.WatchCohort(new Medfusion.V1.CohortJobRequest { Id = job.Id }, deadline: DateTime.UtcNow.AddMinutes(5));
+        Medfusion.V1.CohortJob last = job;
+        await foreach (var update in watch.ResponseStream.ReadAllAsync())
+        {
+            last = update;
+            if (update.State == "running" && update.ImagesDone is > 0 and < 12) sawProgress = true;
+            niceness.AddRange(Children(gateway.Id, "cohort").Select(Nice).Where(n => n is not null).Select(n => n!.Value));
+        }
+        Assert.True(last.State == "done", $"{last.State}: {last.Error}");
+        Assert.True(sawProgress, "the job reported images done while it ran");
+        Assert.NotEmpty(niceness);
+        Assert.All(niceness, n => Assert.Equal(19, n));
+        Assert.Equal(6, last.StudyInstanceUids.Count);
+        await Tools.WaitForAsync(() => Task.FromResult(Directory.GetFiles(received).Length >= 12), TimeSpan.FromSeconds(60), "the cohort's 12 instances at storescp");
+    }
+
     /// <summary>The `medfusion worker` processes whose parent is <paramref name="parent"/>.</summary>
-    private static List<int> WorkerChildren(int parent)
+    private static List<int> WorkerChildren(int parent) => Children(parent, "worker");
+
+    /// <summary>The `medfusion VERB` processes whose parent is <paramref name="parent"/> (directly, or through coreutils' nice, which execs).</summary>
+    private static List<int> Children(int parent, string verb)
     {
         var children = new List<int>();
         foreach (var dir in Directory.GetDirectories("/proc"))
@@ -58,13 +109,27 @@ public sealed class ChildWorkerTests
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
                 if (int.Parse(fields[1]) != parent || fields[0] == "Z") continue;
                 var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
-                if (cmdline.Contains("worker")) children.Add(pid);
+                if (cmdline.Contains(verb)) children.Add(pid);
             }
             catch (IOException)
             {
             }
         }
         return children;
+    }
+
+    /// <summary>The nice value of a process's main thread (field 19 of /proc/PID/stat).</summary>
+    private static int? Nice(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return null; // it has just ended
+        }
     }
 
     private static bool IsZombie(int pid)

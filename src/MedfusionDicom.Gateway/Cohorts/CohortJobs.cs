@@ -147,8 +147,14 @@ public sealed class CohortJobs(GatewayOptions options, GatewayIndex index, Insta
         try
         {
             var progress = new Progress(p => job = Update(job with { ImagesDone = p.ImagesDone, Blocked = p.Blocked }, persist: false));
-            // The generation is CPU work on torch: off the thread pool's request threads.
-            var report = await Task.Run(() => CohortGenerator.RunAsync(ToRequest(job.Spec, output), progress, Torch.TorchDevices.Resolve("cpu"), ct), ct).ConfigureAwait(false);
+            var request = ToRequest(job.Spec, output);
+            // In a `medfusion gateway`, the generation runs in a child process at nice 19 (memory and CPU of its own);
+            // a gateway hosted by another program (a test host) runs it here.
+            if (CohortProcess.Available) await CohortProcess.RunAsync(request, progress, logger, job.Id, ct).ConfigureAwait(false);
+            else await Task.Run(() => CohortGenerator.RunAsync(request, progress, Torch.TorchDevices.Resolve("cpu"), ct), ct).ConfigureAwait(false);
+            var report = System.Text.Json.JsonSerializer.Deserialize<CohortReport>(
+                await File.ReadAllTextAsync(Path.Combine(output, CohortGenerator.ReportJsonFile), ct).ConfigureAwait(false), CohortReport.Json)
+                ?? throw new CohortException("the cohort's report.json is empty");
             var studies = await StoreAsync(job, output, ct).ConfigureAwait(false);
             job = Update(job with
             {

@@ -45,29 +45,10 @@ public sealed class WorkerProcess : IAsyncDisposable
         return worker;
     }
 
-    /// <summary>
-    /// How this process runs `medfusion`: the apphost itself, or `dotnet medfusion.dll`. Only a gateway started as
-    /// `medfusion gateway` knows how to start a worker; a host of another program says so.
-    /// </summary>
-    public static (string FileName, string[] Arguments) SelfCommand()
-    {
-        var entry = System.Reflection.Assembly.GetEntryAssembly();
-        var path = Environment.ProcessPath ?? throw new GatewayConfigurationException("Workers: Address \"child\": this process's executable is unknown");
-        if (entry?.GetName().Name != "medfusion")
-            throw new GatewayConfigurationException($"Workers: Address \"child\" starts `medfusion worker`, which only a gateway run as `medfusion gateway` can do (this process is {entry?.GetName().Name ?? "unknown"}); use \"embedded\" or a worker's URL");
-        return Path.GetFileNameWithoutExtension(path) == "dotnet" ? (path, [entry.Location, "worker"]) : (path, ["worker"]);
-    }
-
     private Process Launch()
     {
-        var (file, arguments) = SelfCommand();
-        var start = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in arguments) start.ArgumentList.Add(a);
+        // The worker lowers its sampling threads to Niceness itself; the rest of it (gRPC) keeps the gateway's priority.
+        var start = MedfusionCommand.StartInfo("worker", [], niceness: 0);
         var environment = new Dictionary<string, string>
         {
             ["Worker__ListenAddress"] = "127.0.0.1",
@@ -79,10 +60,7 @@ public sealed class WorkerProcess : IAsyncDisposable
             ["Worker__ParentProcessId"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
         };
         foreach (var (key, value) in environment) start.Environment["MEDFUSION_" + key] = value;
-        // The gateway's own settings are not the worker's business.
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MEDFUSION_Gateway__", StringComparison.OrdinalIgnoreCase)).ToList())
-            start.Environment.Remove(key);
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start");
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"{start.FileName} did not start");
         _ = ForwardAsync(process.StandardOutput, LogLevel.Debug);
         _ = ForwardAsync(process.StandardError, LogLevel.Warning);
         GatewayLog.WorkerProcessStarted(_logger, _options.Name, process.Id, Address.ToString());
