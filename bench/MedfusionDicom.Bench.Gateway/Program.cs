@@ -62,18 +62,22 @@ if (only == "dicomweb")
 
 var files = Directory.GetFiles(series, "*.dcm").Order(StringComparer.Ordinal).ToArray();
 Console.WriteLine($"bench: {files.Length} instances, {reps} repetitions, {Environment.ProcessorCount} CPUs, load {LoadAverage()}");
-var rows = new List<(int Niceness, double Idle, double Busy)>();
-foreach (var niceness in only is "all" or "ingest" ? new[] { 0, 10, 19 } : [])
-{
-    var (idleRate, busyRate) = await MeasureAsync(niceness);
-    rows.Add((niceness, idleRate, busyRate));
-}
+// --ingest-worker child|embedded (default: both) and --ingest-niceness N (default: 0, 10 and 19) choose the rows.
+var workerKinds = Array.IndexOf(args, "--ingest-worker") is var wk and >= 0 && wk + 1 < args.Length ? [args[wk + 1]] : new[] { "embedded", "child" };
+var nicenesses = Array.IndexOf(args, "--ingest-niceness") is var nk and >= 0 && nk + 1 < args.Length ? [int.Parse(args[nk + 1], CultureInfo.InvariantCulture)] : new[] { 0, 10, 19 };
+var rows = new List<(string Worker, int Niceness, double Idle, double Busy)>();
+foreach (var worker in only is "all" or "ingest" ? workerKinds : [])
+    foreach (var niceness in nicenesses)
+    {
+        var (idleRate, busyRate) = await MeasureAsync(worker, niceness);
+        rows.Add((worker, niceness, idleRate, busyRate));
+    }
 
 Console.WriteLine();
-Console.WriteLine($"| embedded worker's nice value | idle ingest (inst/s) | ingest while the worker denoises (inst/s) | ratio busy / idle |");
-Console.WriteLine("|---:|---:|---:|---:|");
-foreach (var (niceness, idleRate, busyRate) in rows)
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {niceness} | {idleRate:0} | {busyRate:0} | {busyRate / idleRate:0.00} |"));
+Console.WriteLine($"| worker (Address) | its nice value | idle ingest (inst/s) | ingest while the worker denoises (inst/s) | ratio busy / idle |");
+Console.WriteLine("|---|---:|---:|---:|---:|");
+foreach (var (worker, niceness, idleRate, busyRate) in rows)
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {worker} | {niceness} | {idleRate:0} | {busyRate:0} | {busyRate / idleRate:0.00} |"));
 Console.WriteLine($"medians of {reps}; storescu over 1 association; load average at the end {LoadAverage()}");
 
 var rssJobs = Arg("--rss-jobs", 6);
@@ -167,7 +171,7 @@ async Task<(int Instances, double PeakMb, double HwmMb, double Seconds)> PeakRss
     }
 }
 
-async Task<(double Idle, double Busy)> MeasureAsync(int niceness)
+async Task<(double Idle, double Busy)> MeasureAsync(string worker, int niceness)
 {
     var work = Directory.CreateTempSubdirectory("mfgwbench-").FullName;
     try
@@ -180,7 +184,7 @@ async Task<(double Idle, double Busy)> MeasureAsync(int niceness)
         File.WriteAllText(settings, $$"""
             { "Gateway": { "DataDirectory": "{{data}}", "ModelsDirectory": "{{models}}", "Dimse": { "Port": {{port}} }, "DicomWeb": { "Url": "" },
               "Assembly": { "StableSeconds": 1 }, "Storage": { "MinimumFreeMegabytes": 0 },
-              "Workers": [ { "Name": "embedded", "Address": "embedded", "MaxConcurrency": 2, "Niceness": {{niceness}} } ],
+              "Workers": [ { "Name": "{{worker}}", "Address": "{{worker}}", "MaxConcurrency": 2, "Niceness": {{niceness}} } ],
               "Routes": [ { "Name": "busy", "Match": { "PatientID": [ "BUSY" ] }, "Pipeline": { "Task": "denoise", "Model": "cdiff-cxr-denoise", "Steps": 200 } } ] } }
             """);
         var start = StartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "medfusion.dll"), "gateway", "--config", settings]);
