@@ -54,7 +54,7 @@ public static class CohortGenerator
         var output = PrepareOutput(request.OutputDirectory);
 
         var modelName = Path.GetFileName(modelDirectory);
-        var weights = Convert.ToHexString(await SHA256.HashDataAsync(File.OpenRead(Path.Combine(modelDirectory, ModelLoader.WeightsFile)), cancellationToken).ConfigureAwait(false)).ToLowerInvariant();
+        var weights = await WeightsHashAsync(modelDirectory, ModelLoader.ResolveVae(modelDirectory, card), cancellationToken).ConfigureAwait(false);
         var settings = new CohortSettings(modelName, modelDirectory, weights, request.Patients, request.ImagesPerPatient, request.Mix, request.Seed,
             request.Steps, SamplerName(request.Sampler), request.Guidance, iod == SyntheticIod.DigitalXRay ? "dx" : "sc",
             iod == SyntheticIod.DigitalXRay ? DicomUID.DigitalXRayImageStorageForPresentation.UID : DicomUID.SecondaryCaptureImageStorage.UID,
@@ -124,6 +124,20 @@ public static class CohortGenerator
         await File.WriteAllTextAsync(Path.Combine(output, ReportJsonFile), JsonSerializer.Serialize(report, CohortReport.Json) + "\n", cancellationToken).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(output, ReportHtmlFile), CohortReportHtml.Render(report), cancellationToken).ConfigureAwait(false);
         return report;
+    }
+
+    /// <summary>SHA-256 over the UNet's weights and then the VAE's: what the images are made with.</summary>
+    private static async Task<string> WeightsHashAsync(string modelDirectory, string vaeDirectory, CancellationToken ct)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var path in new[] { Path.Combine(modelDirectory, ModelLoader.WeightsFile), Path.Combine(vaeDirectory, ModelLoader.WeightsFile) })
+        {
+            await using var file = File.OpenRead(path);
+            var buffer = new byte[1 << 16];
+            int read;
+            while ((read = await file.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0) hash.AppendData(buffer, 0, read);
+        }
+        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
     }
 
     /// <summary>The path of a written image relative to the cohort, as the manifest and the DICOMDIR name it.</summary>

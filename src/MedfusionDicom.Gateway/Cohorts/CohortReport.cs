@@ -28,6 +28,7 @@ public sealed record CohortReport
     };
 }
 
+/// <summary>How the cohort was made; WeightsSha256 is over the UNet's weights and then the VAE's.</summary>
 public sealed record CohortSettings(string Model, string ModelDirectory, string WeightsSha256, int Patients, int ImagesPerPatient,
     IReadOnlyList<LabelShare> Mix, long Seed, int Steps, string Sampler, double Guidance, string Iod, string SopClassUid,
     string FirstStudyDate, string LastStudyDate, double? MaxSimilarity, int MaxAttempts, string Fingerprint);
