@@ -32,6 +32,8 @@ public sealed class StowRsExportTests
         var jobs = await gateway.Index.ListJobsAsync();
         var inOrthanc = instances.Select(i => i!["MainDicomTags"]!["SOPInstanceUID"]!.GetValue<string>()).Order().ToList();
         Assert.Equal(jobs.Select(j => j.ResultSopInstanceUid!).Order(), inOrthanc);
+        // Orthanc stores the instances before its answer reaches the gateway, which marks the exports done on reading it.
+        await Tools.WaitForAsync(async () => (await gateway.Index.ListExportsAsync("web")).All(e => e.State == ExportState.Done), TimeSpan.FromSeconds(30), "the exports marked done");
         Assert.All(await gateway.Index.ListExportsAsync("web"), e => Assert.Equal((ExportState.Done, 1), (e.State, e.Attempts)));
         var tags = JsonNode.Parse(await orthanc.Http.GetStringAsync($"instances/{instances[0]!["ID"]!.GetValue<string>()}/simplified-tags"))!;
         Assert.StartsWith("DERIVED\\SECONDARY", tags["ImageType"]!.GetValue<string>(), StringComparison.Ordinal);
