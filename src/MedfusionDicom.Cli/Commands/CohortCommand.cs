@@ -64,7 +64,7 @@ internal static class CohortCommand
                 FirstStudyDate = first,
                 LastStudyDate = last,
             };
-            var bar = new InlineProgress(p => ProgressBar.WriteImages(Console.Error, p.ImagesDone, p.ImagesTotal, p.ImagesPerSecond,
+            var bar = new InlineProgress<CohortProgress>(p => ProgressBar.WriteImages(Console.Error, p.ImagesDone, p.ImagesTotal, p.ImagesPerSecond,
                 p.Blocked == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $", {p.Blocked} blocked")));
             var report = await CohortGenerator.RunAsync(request, bar, DeviceOptions.Resolve(parse, device), ct);
             Console.Error.WriteLine();
@@ -96,10 +96,5 @@ internal static class CohortCommand
             : "not screened: " + r.Screen.Reason;
         return string.Create(CultureInfo.InvariantCulture,
             $"medfusion: cohort of {r.Settings.Patients} patients, {r.Images} images ({r.Settings.Iod}) in {output}; {r.Timings.ImagesPerSecond:0.##} images/s; {screen}");
-    }
-
-    private sealed class InlineProgress(Action<CohortProgress> report) : IProgress<CohortProgress>
-    {
-        public void Report(CohortProgress value) => report(value);
     }
 }

@@ -103,10 +103,7 @@ internal static class DiffusionCommands
         return new SamplingOptions { Steps = steps, Eta = eta, Generator = g, Progress = progress, CancellationToken = ct };
     }
 
-    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
+
 
     /// <summary>"denoise", or where a multi-window or multi-frame run is: "denoise, frames 9-16 of 96, windows 4-7 of 24".</summary>
     private static string Describe(string name, ImagingProgress p, int batch)

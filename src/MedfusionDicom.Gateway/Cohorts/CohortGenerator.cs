@@ -152,8 +152,8 @@ public static class CohortGenerator
             return (full, null);
         }
         var named = card.TrainingDataPath(modelDirectory);
-        if (named is null) return (null, "not screened: the model card names no training data, and --training-data was not given");
-        return File.Exists(named) ? (named, null) : (null, $"not screened: the model card's training data ({card.TrainingData}) is not on this machine, and --training-data was not given");
+        if (named is null) return (null, "the model card names no training data, and --training-data was not given");
+        return File.Exists(named) ? (named, null) : (null, $"the model card's training data ({card.TrainingData}) is not on this machine, and --training-data was not given");
     }
 
     private static NpyImageSource OpenTraining(string path, ModelCard card)
